@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: ``python -m benchmarks [detection|speed|state|all]``."""

@@ -1,0 +1,100 @@
+"""``insider-detector``: replay, simulate, and (with the service) run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import orjson
+
+from detector import __version__
+from detector.settings import Settings, SettingsError, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(getattr(args, "config", None), os.environ)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from detector.jsonl import iter_lines
+    from detector.replay import load_directory, open_binary_out, reject_writer, replay
+
+    settings = _settings(args)
+    rejects_out = open(args.rejects, "wb") if args.rejects else sys.stderr.buffer  # noqa: SIM115
+    try:
+        if args.directory == "-" and args.events == "-":
+            print("error: --events and --directory cannot both be stdin", file=sys.stderr)
+            return 2
+        directory, n_ok, n_bad = load_directory(
+            iter_lines(args.directory),
+            reject_writer(rejects_out, "directory"),
+            settings.input.max_event_bytes,
+        )
+        out = open_binary_out(args.output)
+        try:
+            summary, _ = replay(
+                settings,
+                iter_lines(args.events),
+                directory,
+                out.write,
+                reject_writer(rejects_out, "events"),
+                progress=sys.stderr,
+            )
+        finally:
+            if out is not sys.stdout.buffer:
+                out.close()
+            else:
+                out.flush()
+        summary.directory_records, summary.directory_rejects = n_ok, n_bad
+    except FileNotFoundError as exc:
+        print(f"error: {exc.filename}: no such file", file=sys.stderr)
+        return 2
+    finally:
+        if rejects_out is not sys.stderr.buffer:
+            rejects_out.close()
+    if args.summary_json:
+        with open(args.summary_json, "wb") as fh:
+            fh.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2))
+    print(summary.text(), file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="insider-detector",
+        description="Streaming insider-threat detection for CRM data.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rp = sub.add_parser("replay", help="score a JSON Lines file of events and write actions")
+    rp.add_argument("--events", required=True, help="events JSON Lines file, or - for stdin")
+    rp.add_argument("--directory", required=True, help="employee directory JSON Lines file")
+    rp.add_argument("--output", required=True, help="actions JSON Lines file, or - for stdout")
+    rp.add_argument("--rejects", help="write rejected records here (default: stderr)")
+    rp.add_argument("--summary-json", help="also write the summary as JSON here")
+    rp.add_argument("--config", help="settings file (TOML)")
+    rp.set_defaults(func=cmd_replay)
+
+    from detector.simulator.cli import add_parser as add_simulate
+
+    add_simulate(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"error: setting {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Settings: one frozen object, built once at start from a file and the environment.
+
+Only the entry points call :func:`load_settings`; every other module receives
+the object it needs.  Environment variables override the file:
+``INSIDER_<SECTION>__<NAME>``, e.g. ``INSIDER_DECISIONS__FREEZE=80``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "INSIDER_"
+
+
+class SettingsError(ValueError):
+    """A setting that is missing, unknown or of the wrong type; names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringSettings:
+    # Top of an employee's usual range, in standard deviations of log volume.
+    k_band: float = 2.5
+    # Points for each doubling above the top of the usual range.
+    points_per_doubling: float = 18.0
+    volume_cap: float = 60.0
+    # Data-out actions smaller than this never count as a volume or territory anomaly.
+    min_rows: int = 50
+    # The top of the usual range is never taken below this many rows.
+    volume_floor_rows: int = 150
+    # Observations before an employee's own baseline fully replaces the peer group's.
+    own_warmup: int = 5
+    # Observations before a peer-group baseline replaces the global one.
+    peer_warmup: int = 20
+    # No baseline is trusted on fewer days of history than this.
+    min_history_days: float = 3.0
+    # Doublings of extra room for data-out volume at month-end closes.
+    month_end_tolerance: float = 1.0
+    # Slow escalation: CUSUM of log rows over the anchor, in anchor sds.
+    cusum_allowance: float = 0.75
+    cusum_threshold: float = 8.0
+    # The most the rise may grow in one local day.
+    cusum_daily_gain: float = 1.5
+    escalation_points: float = 45.0
+    escalation_min_exports: int = 15
+    escalation_min_days: float = 10.0
+    offhours_points: float = 30.0
+    offhours_margin_minutes: int = 60
+    # An hour is rare for someone when it is used less than this share of a usual hour.
+    rare_hour: float = 0.15
+    profile_min_active_hours: int = 40
+    territory_points: float = 60.0
+    tier_points: float = 10.0
+    # Data-out risk is raised by this share while the employee is under notice.
+    notice_factor: float = 0.5
+    terminated_points: float = 95.0
+    # Activity this soon after a change to leave/terminated is the shift that
+    # was running, not use of the account.
+    status_grace_seconds: int = 3600
+    leave_points: float = 85.0
+    unknown_points: float = 10.0
+    new_device_points: float = 8.0
+    new_country_points: float = 15.0
+    identity_min_events: int = 50
+    identity_min_days: float = 3.0
+    travel_points: float = 55.0
+    travel_min_km: float = 500.0
+    travel_max_kmh: float = 1000.0
+    harvest_min_distinct: int = 30
+    # Fewer data-out actions in a day than this never count as chunking.
+    chunk_min_actions: int = 6
+    # A peer-group surge: at least this many others, and this share of the
+    # group's exporters today, also moved unusual volumes.
+    surge_min_others: int = 3
+    surge_min_share: float = 0.25
+    surge_factor: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionSettings:
+    alert: float = 40.0
+    medium: float = 55.0
+    high: float = 70.0
+    critical: float = 85.0
+    freeze: float = 75.0
+    freeze_ttl_seconds: int = 86400
+    # An incident with no new alert-level evidence for this long is closed.
+    incident_quiet_seconds: int = 86400
+
+
+@dataclass(frozen=True, slots=True)
+class InputSettings:
+    max_event_bytes: int = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    decisions: DecisionSettings = field(default_factory=DecisionSettings)
+    input: InputSettings = field(default_factory=InputSettings)
+    model_version: str = "online"
+
+    def __post_init__(self) -> None:
+        d = self.decisions
+        if not 0 < d.alert <= d.medium <= d.high <= d.critical <= 100:
+            raise SettingsError(
+                "decisions: thresholds must satisfy 0 < alert <= medium <= high <= critical <= 100"
+            )
+        if not d.alert <= d.freeze <= 100:
+            raise SettingsError("decisions.freeze: must lie between decisions.alert and 100")
+        if d.freeze_ttl_seconds <= 0:
+            raise SettingsError("decisions.freeze_ttl_seconds: must be > 0")
+
+
+_SECTIONS: dict[str, type] = {
+    "scoring": ScoringSettings,
+    "decisions": DecisionSettings,
+    "input": InputSettings,
+}
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind == "float":
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off"):
+                return False
+            raise TypeError
+        if kind == "str":
+            return str(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name}: expected {kind}") from None
+    raise SettingsError(f"{name}: unsupported setting type {kind}")
+
+
+def _section(name: str, cls: type, values: Mapping[str, Any]) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise SettingsError(f"{name}.{key}: unknown setting")
+        kwargs[key] = _coerce(f"{name}.{key}", known[key].type, value)
+    return cls(**kwargs)
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from an optional TOML file, then ``INSIDER_*`` variables."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file {path}: not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path}: {exc}") from None
+    for key, value in (env or {}).items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = key[len(ENV_PREFIX):].lower().split("__")
+        if len(parts) == 1:
+            raw[parts[0]] = value
+        elif len(parts) == 2:
+            raw.setdefault(parts[0], {})[parts[1]] = value
+        else:
+            raise SettingsError(f"{key}: expected INSIDER_<SECTION>__<NAME>")
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _SECTIONS:
+            if not isinstance(value, Mapping):
+                raise SettingsError(f"{key}: expected a table of settings")
+            kwargs[key] = _section(key, _SECTIONS[key], value)
+        elif key == "model_version":
+            kwargs[key] = str(value)
+        else:
+            raise SettingsError(f"{key}: unknown setting")
+    return Settings(**kwargs)

@@ -1,0 +1,3 @@
+"""What the detector learns: compact online statistics and behaviour baselines."""
+
+from __future__ import annotations

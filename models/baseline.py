@@ -1,0 +1,334 @@
+"""Behaviour baselines: one per employee, one per peer group, one global.
+
+Each is a River anomaly detector (``learn_one``/``score_one`` on a feature
+dict) so analysts can drive it from notebooks like any River model; the
+engine calls the typed methods directly on the hot path.  Volumes are learned
+in ``log1p`` space, where "ten times more" is the same distance for a rep who
+exports 20 rows and a marketer who exports 5,000.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Hashable
+from typing import Any
+
+from river import base, stats
+
+from models.stats import DistinctCounter, EWStat, HourProfile, RecentSet, WindowSum
+
+# Learning rates.  Own baselines forget in about 20 observations; the anchor
+# remembers about 100 and may rise by at most ``ANCHOR_RISE`` (log units) per
+# observation, i.e. roughly a third per month for a few exports a day.
+OWN_ALPHA = 0.05
+ANCHOR_ALPHA = 0.01
+ANCHOR_RISE = 0.003
+PEER_ALPHA = 0.01
+_PEAK_KEYS = ("rows", "rows_1h", "rows_24h")
+PEAK_MEMORY = 30 * 86400.0  # seconds for a peak to fade to 1/e of its height
+MAX_TERRITORIES = 12
+
+VOLUME_KEYS = ("rows", "rows_1h", "rows_24h", "actions_24h", "distinct_viewed_1h")
+
+
+def _volume_stats(alpha: float) -> tuple[EWStat, EWStat, EWStat, EWStat]:
+    return (EWStat(alpha), EWStat(alpha), EWStat(alpha), EWStat(alpha))
+
+
+class _VolumeBaseline(base.AnomalyDetector):
+    """Shared learning and scoring of the four volume quantities.
+
+    ``rows`` is learned per data-out action; ``rows_1h`` and ``rows_24h`` per
+    completed local hour and day with any data out, and ``distinct_viewed_1h``
+    per completed hour with views.  Learning finished periods (rather than the
+    running sum at each action) is what lets chunked exports add up: a
+    running sum learned chunk by chunk would teach itself the ramp.
+    """
+
+    __slots__ = ("actions_24h", "first_ts", "hours", "rows", "rows_1h", "rows_24h", "views")
+
+    k: float = 2.5
+
+    def __init__(self, alpha: float) -> None:
+        self.rows, self.rows_1h, self.rows_24h, self.views = _volume_stats(alpha)
+        # Data-out actions per active day: chunking shows as many small exports.
+        self.actions_24h = EWStat(alpha)
+        self.hours = HourProfile()
+        self.first_ts = math.nan
+
+    def stat(self, key: str) -> EWStat:
+        if key == "rows":
+            return self.rows
+        if key == "rows_24h":
+            return self.rows_24h
+        if key == "rows_1h":
+            return self.rows_1h
+        if key == "actions_24h":
+            return self.actions_24h
+        return self.views
+
+    def seen_days(self, ts: float) -> float:
+        """Days of history behind this baseline: a baseline that has only seen one
+        Tuesday knows nothing about Fridays, however many events it holds."""
+        return 0.0 if math.isnan(self.first_ts) else (ts - self.first_ts) / 86400.0
+
+    def learn_one(self, x: dict[Hashable, Any]) -> None:
+        for key in VOLUME_KEYS:
+            v = x.get(key)
+            if v is not None:
+                self.stat(key).update(math.log1p(v))
+        ts = x.get("ts")
+        if ts is not None and math.isnan(self.first_ts):
+            self.first_ts = float(ts)
+
+    def score_one(self, x: dict[Hashable, Any]) -> float:
+        """Doublings above the top of the usual range, worst quantity (0 = usual)."""
+        worst = 0.0
+        for key in VOLUME_KEYS:
+            v = x.get(key)
+            st = self.stat(key)
+            if v is None or st.n == 0:
+                continue
+            worst = max(worst, (math.log1p(v) - st.band(self.k)) / math.log(2))
+        return worst
+
+
+class PeerBaseline(_VolumeBaseline):
+    """What a peer group (or everyone) usually does, for cold starts and context.
+
+    It also tracks who in the group moved unusually much data today, so that a
+    month-end in finance reads as a collective pattern, not twelve insiders.
+    """
+
+    __slots__ = ("elevated", "exporters", "members", "q99")
+
+    # How far back "the group is doing this too" looks.
+    SURGE_WINDOW = 86400.0
+
+    def __init__(self, alpha: float = PEER_ALPHA) -> None:
+        super().__init__(alpha)
+        self.members: set[str] = set()
+        # What the busiest 1% of the group's actions, hours and days move
+        # (log1p rows): the ceiling of "normal for this job".
+        self.q99 = {key: stats.Quantile(0.99) for key in _PEAK_KEYS}
+        # Member -> time of their last data-out / last unusually large data-out.
+        self.exporters: dict[str, float] = {}
+        self.elevated: dict[str, float] = {}
+
+    @property
+    def alpha(self) -> float:
+        return self.rows.alpha
+
+    def learn_one(self, x: dict[Hashable, Any]) -> None:
+        super().learn_one(x)
+        for key in _PEAK_KEYS:
+            v = x.get(key)
+            if v is not None:
+                self.q99[key].update(math.log1p(v))
+
+    def ceiling(self, key: str) -> float | None:
+        q = self.q99.get(key)
+        if q is None or self.stat(key).n < 100:
+            return None
+        got = q.get()
+        return float(got) if got is not None else None
+
+    def note_export(self, employee_id: str, ts: float, elevated: bool) -> None:
+        self.exporters[employee_id] = ts
+        if elevated:
+            self.elevated[employee_id] = ts
+
+    def surge(
+        self, employee_id: str, ts: float, min_others: int, min_share: float
+    ) -> tuple[int, int]:
+        """Others elevated and others exporting in the last day, when that is a surge.
+
+        Returns ``(0, exporting)`` when it is not.
+        """
+        since = ts - self.SURGE_WINDOW
+        others_elevated = sum(
+            1 for e, t in self.elevated.items() if e != employee_id and since <= t <= ts
+        )
+        others = sum(1 for e, t in self.exporters.items() if e != employee_id and since <= t <= ts)
+        if others_elevated >= min_others and others_elevated >= min_share * max(others, 1):
+            return (others_elevated, others)
+        return (0, others)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {s: getattr(self, s) for s in _all_slots(type(self))}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+class EmployeeBaseline(_VolumeBaseline):
+    """One employee's learned behaviour and the short windows scored against it."""
+
+    __slots__ = (
+        "anchor",
+        "anchor_24h",
+        "countries",
+        "cusum",
+        "cusum_day",
+        "cusum_gain",
+        "day_actions",
+        "day_key",
+        "day_rows",
+        "devices",
+        "flags",
+        "geo",
+        "hour_key",
+        "hour_rows",
+        "ips",
+        "last_ts",
+        "n_events",
+        "oot",
+        "peaks",
+        "places",
+        "terr",
+        "viewed",
+        "w1h",
+        "w24h",
+    )
+
+    HOUR_FLAGGED = 1
+    DAY_FLAGGED = 2
+
+    def __init__(self, alpha: float = OWN_ALPHA) -> None:
+        super().__init__(alpha)
+        self.anchor = EWStat(ANCHOR_ALPHA, max_rise=ANCHOR_RISE)
+        self.anchor_24h = EWStat(ANCHOR_ALPHA, max_rise=ANCHOR_RISE * 3)
+        # One-sided CUSUM of log rows above the anchor, in anchor sds: it
+        # accumulates a sustained rise that no single export would reveal.
+        self.cusum = 0.0
+        # The rise may grow by a bounded amount per local day, so only a rise
+        # sustained over many days (not a three-day month-end) fills it.
+        self.cusum_day = -1
+        self.cusum_gain = 0.0
+        # Largest learned log rows per action and per day, with when they were
+        # seen: a nightly 8,000-row sync is usual once seen, however rare among
+        # the day's small calls.  [rows, ts, rows_1h, ts, rows_24h, ts]
+        self.peaks = array("d", bytes(8 * 6))
+        self.oot = EWStat(0.05, clip=math.inf)
+        self.w1h = WindowSum(300, 12)
+        self.w24h = WindowSum(3600, 24)
+        # Rows out in the current local hour / day, learned when it closes.
+        self.hour_key = -1
+        self.hour_rows = 0.0
+        self.day_key = -1
+        self.day_rows = 0.0
+        self.day_actions = 0
+        self.flags = 0
+        self.viewed = DistinctCounter()
+        self.devices = RecentSet(8)
+        self.ips = RecentSet(16)
+        self.countries = RecentSet(8)
+        # Places (1-degree cells) this employee is seen at: hopping between two
+        # known offices or VPN exits is not travel.
+        self.places = RecentSet(8)
+        self.terr: dict[str, float] = {}
+        # (lat, lon, ts, place) of the last located event.
+        self.geo: tuple[float, float, float, str] | None = None
+        self.n_events = 0
+        self.last_ts = math.nan
+
+    @property
+    def alpha(self) -> float:
+        return self.rows.alpha
+
+    def close_periods(
+        self, abs_hour: int
+    ) -> tuple[float | None, float | None, int | None]:
+        """Close the local hour / day if ``abs_hour`` is past it.
+
+        Returns the finished hour's and day's data-out totals when they should
+        be learned (something moved out and nothing in them raised an alert).
+        """
+        hour_total = day_total = None
+        day_actions = None
+        if abs_hour > self.hour_key:
+            if self.hour_rows > 0 and not self.flags & self.HOUR_FLAGGED:
+                hour_total = self.hour_rows
+            self.hour_key, self.hour_rows = abs_hour, 0.0
+            self.flags &= ~self.HOUR_FLAGGED
+        day = abs_hour // 24
+        if day > self.day_key:
+            if self.day_actions > 0 and not self.flags & self.DAY_FLAGGED:
+                day_total = self.day_rows
+                day_actions = self.day_actions
+            self.day_key, self.day_rows, self.day_actions = day, 0.0, 0
+            self.flags &= ~self.DAY_FLAGGED
+        return hour_total, day_total, day_actions
+
+    def learn_one(self, x: dict[Hashable, Any]) -> None:
+        super().learn_one(x)
+        ts = float(x.get("ts", 0.0))
+        for i, key in enumerate(_PEAK_KEYS):
+            raw = x.get(key)
+            if raw is None:
+                continue
+            v = math.log1p(raw)
+            if key == "rows":
+                self.anchor.update(v)
+            elif key == "rows_24h":
+                self.anchor_24h.update(v)
+            if v >= self.peak(key, ts):
+                self.peaks[2 * i], self.peaks[2 * i + 1] = v, ts
+
+    def peak(self, key: str, ts: float) -> float:
+        """The largest learned value, fading back to the mean over ``PEAK_MEMORY``."""
+        i = 2 * _PEAK_KEYS.index(key)
+        peak, seen = self.peaks[i], self.peaks[i + 1]
+        mean = self.stat(key).mean
+        if peak <= mean:
+            return mean
+        return mean + (peak - mean) * math.exp(-max(0.0, ts - seen) / PEAK_MEMORY)
+
+    def band(self, key: str, k: float, ts: float | None = None) -> float:
+        """Top of the usual range in log1p units.
+
+        The anchor caps upward drift of the spread-based band; a recently seen
+        peak (learned, so never an alerted export) widens it.
+        """
+        b = self.stat(key).band(k)
+        if key == "rows" and self.anchor.n:
+            b = min(b, self.anchor.band(k))
+        elif key == "rows_24h" and self.anchor_24h.n:
+            b = min(b, self.anchor_24h.band(k))
+        if ts is not None and key in _PEAK_KEYS:
+            b = max(b, self.peak(key, ts))
+        return b
+
+    def learn_territories(self, counts: dict[str, int]) -> None:
+        terr = self.terr
+        for t, c in counts.items():
+            terr[t] = terr.get(t, 0.0) + c
+        if len(terr) > MAX_TERRITORIES:
+            for t in sorted(terr, key=terr.__getitem__)[: len(terr) - MAX_TERRITORIES]:
+                del terr[t]
+        total = sum(terr.values())
+        if total > 1e9:
+            for t in terr:
+                terr[t] /= 2.0
+
+    def usual_territories(self, min_share: float = 0.1) -> list[str]:
+        total = sum(self.terr.values())
+        if not total:
+            return []
+        return sorted(t for t, c in self.terr.items() if c / total >= min_share)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {s: getattr(self, s) for s in _all_slots(type(self))}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+def _all_slots(cls: type) -> list[str]:
+    out: list[str] = []
+    for klass in cls.__mro__:
+        out.extend(getattr(klass, "__slots__", ()))
+    return out

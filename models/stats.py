@@ -1,0 +1,309 @@
+"""Compact online statistics following River's ``update``/``get`` protocol.
+
+Per-employee state must stay under a few kilobytes for 100,000 employees, so
+these keep only slots and small arrays, and hash identifiers with a stable
+CRC (Python's ``hash`` is salted per process and would make replays differ).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from array import array
+
+# Smallest spread assumed for a log-volume baseline: a person who always
+# exports exactly 100 rows must not alert at 130.
+LOG_SD_FLOOR = 0.35
+
+
+def stable_hash(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+class EWStat:
+    """Exponentially weighted mean and variance with a 1/n warm-up.
+
+    ``update`` clips each value to ``mean ± clip·sd`` once warmed up, so one
+    extreme value moves the baseline by a bounded amount.  ``max_rise`` bounds
+    how far the mean may rise per update (in the statistic's own units), which
+    is what keeps a slow escalation from teaching the baseline that 20x is
+    normal.
+    """
+
+    __slots__ = ("alpha", "clip", "max_rise", "mean", "n", "var")
+
+    def __init__(
+        self, alpha: float = 0.05, clip: float = 3.0, max_rise: float = math.inf
+    ) -> None:
+        self.alpha = alpha
+        self.clip = clip
+        self.max_rise = max_rise
+        self.n = 0
+        self.mean = 0.0
+        self.var = 0.0
+
+    def update(self, x: float) -> EWStat:
+        n = self.n + 1
+        self.n = n
+        if n == 1:
+            self.mean = x
+            return self
+        if n > 5:
+            bound = self.clip * max(math.sqrt(self.var), LOG_SD_FLOOR)
+            hi = self.mean + bound
+            lo = self.mean - bound
+            x = hi if x > hi else lo if x < lo else x
+        a = 1.0 / n if 1.0 / n > self.alpha else self.alpha
+        d = x - self.mean
+        step = a * d
+        if step > self.max_rise:
+            step = self.max_rise
+        self.mean += step
+        self.var = (1.0 - a) * (self.var + a * d * d)
+        return self
+
+    def get(self) -> float:
+        return self.mean
+
+    @property
+    def sd(self) -> float:
+        return math.sqrt(self.var)
+
+    def band(self, k: float) -> float:
+        """Upper edge of the usual range: mean + k·sd, with the sd floored."""
+        sd = math.sqrt(self.var)
+        return self.mean + k * (sd if sd > LOG_SD_FLOOR else LOG_SD_FLOOR)
+
+    def __getstate__(self) -> tuple[float, float, float, int, float, float]:
+        return (self.alpha, self.clip, self.max_rise, self.n, self.mean, self.var)
+
+    def __setstate__(self, s: tuple[float, float, float, int, float, float]) -> None:
+        self.alpha, self.clip, self.max_rise, self.n, self.mean, self.var = s
+
+    def __repr__(self) -> str:
+        return f"EWStat(n={self.n}, mean={self.mean:.3f}, sd={self.sd:.3f})"
+
+
+class WindowSum:
+    """Rolling sum over ``slots`` buckets of ``width`` seconds (an exact ring).
+
+    Bucketing trades a little edge precision for a fixed, tiny footprint; an
+    event older than the ring is counted in nothing rather than corrupting it.
+    """
+
+    __slots__ = ("last", "ring", "width")
+
+    def __init__(self, width: int = 300, slots: int = 12) -> None:
+        self.width = width
+        self.ring = array("d", bytes(8 * slots))
+        self.last = -1
+
+    def _advance(self, k: int) -> None:
+        ring = self.ring
+        size = len(ring)
+        gap = k - self.last
+        if gap >= size or self.last < 0:
+            for i in range(size):
+                ring[i] = 0.0
+        else:
+            for j in range(self.last + 1, k + 1):
+                ring[j % size] = 0.0
+        self.last = k
+
+    def update(self, ts: float, amount: float) -> WindowSum:
+        k = int(ts // self.width)
+        if k > self.last:
+            self._advance(k)
+        elif self.last - k >= len(self.ring):
+            return self
+        self.ring[k % len(self.ring)] += amount
+        return self
+
+    def get_at(self, ts: float) -> float:
+        """The sum over the window ending at ``ts`` (without changing state)."""
+        k = int(ts // self.width)
+        size = len(self.ring)
+        if self.last < 0 or k - self.last >= size:
+            return 0.0
+        if k <= self.last:
+            return math.fsum(self.ring)
+        # Buckets last+1..k are empty; drop the ones that fell out.
+        total = 0.0
+        for j in range(k - size + 1, self.last + 1):
+            total += self.ring[j % size]
+        return total
+
+    def get(self) -> float:
+        return math.fsum(self.ring) if self.last >= 0 else 0.0
+
+    def __getstate__(self) -> tuple[int, bytes, int]:
+        return (self.width, self.ring.tobytes(), self.last)
+
+    def __setstate__(self, s: tuple[int, bytes, int]) -> None:
+        self.width, raw, self.last = s
+        self.ring = array("d")
+        self.ring.frombytes(raw)
+
+
+class DistinctCounter:
+    """Distinct items per period by linear counting over a small bitmap.
+
+    512 bits estimate up to a few thousand distinct customers with a few
+    percent error, in 64 bytes, and never hold a customer identifier.
+    """
+
+    __slots__ = ("bits", "flagged", "ones", "period", "total")
+
+    SIZE = 512  # 2**9: the mix below keeps the top nine bits
+
+    def __init__(self) -> None:
+        self.bits = bytearray(self.SIZE // 8)
+        self.ones = 0
+        self.total = 0  # items seen this period, repeats included
+        self.period = -1
+        self.flagged = False  # the period raised an alert: do not learn from it
+
+    def reset(self, period: int) -> None:
+        if self.ones or self.total:
+            self.bits = bytearray(self.SIZE // 8)
+        self.ones = 0
+        self.total = 0
+        self.period = period
+        self.flagged = False
+
+    def update(self, item_hash: int) -> DistinctCounter:
+        # CRC bits are linear in the input; a multiplicative mix spreads them.
+        bit = ((item_hash * 0x9E3779B1) & 0xFFFFFFFF) >> 23
+        byte, mask = bit >> 3, 1 << (bit & 7)
+        if not self.bits[byte] & mask:
+            self.bits[byte] |= mask
+            self.ones += 1
+        self.total += 1
+        return self
+
+    def get(self) -> float:
+        zeros = self.SIZE - self.ones
+        if zeros <= 0:
+            zeros = 1  # saturated: report the ceiling rather than infinity
+        return -self.SIZE * math.log(zeros / self.SIZE)
+
+    def __getstate__(self) -> tuple[bytes, int, int, int, bool]:
+        return (bytes(self.bits), self.ones, self.total, self.period, self.flagged)
+
+    def __setstate__(self, s: tuple[bytes, int, int, int, bool]) -> None:
+        raw, self.ones, self.total, self.period, self.flagged = s
+        self.bits = bytearray(raw)
+
+
+class RecentSet:
+    """The last ``size`` distinct hashed values (devices, IPs, countries)."""
+
+    __slots__ = ("items", "size")
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self.items = array("I")
+
+    def __contains__(self, h: int) -> bool:
+        return h in self.items
+
+    def update(self, h: int) -> RecentSet:
+        items = self.items
+        if h in items:
+            if items[-1] != h:
+                items.remove(h)
+                items.append(h)
+            return self
+        items.append(h)
+        if len(items) > self.size:
+            del items[0]
+        return self
+
+    def get(self) -> int:
+        return len(self.items)
+
+    def __getstate__(self) -> tuple[int, bytes]:
+        return (self.size, self.items.tobytes())
+
+    def __setstate__(self, s: tuple[int, bytes]) -> None:
+        self.size, raw = s
+        self.items = array("I")
+        self.items.frombytes(raw)
+
+
+class HourProfile:
+    """Active hours per hour of the week (168 bins, one count per active hour).
+
+    Counting active hours rather than events means one busy odd night adds one
+    to a bin, not hundreds, so it cannot make nights look normal.
+    """
+
+    __slots__ = ("active", "bins", "last_hour")
+
+    CAP = 60000
+
+    def __init__(self) -> None:
+        self.bins = array("H", bytes(2 * 168))
+        self.active = 0
+        self.last_hour = -1  # absolute local hour of the last counted activity
+
+    def update(self, abs_hour: int, how: int) -> HourProfile:
+        self.add(abs_hour, how)
+        return self
+
+    def add(self, abs_hour: int, how: int) -> bool:
+        """Count an activity; True when it opened a new active hour."""
+        if abs_hour == self.last_hour:
+            return False
+        self.last_hour = abs_hour
+        self.bump(how)
+        return True
+
+    def bump(self, how: int) -> None:
+        """Count one active hour directly (peer groups aggregate their members' hours)."""
+        bins = self.bins
+        if bins[how] >= self.CAP:
+            for i in range(168):
+                bins[i] //= 2
+        bins[how] += 1
+        self.active += 1
+
+    def typicality(self, how: int) -> tuple[float, float]:
+        """How usual this hour is: (hour-of-week, hour-of-day) ratios to a usual active hour.
+
+        Neighbouring hours are blended in, since a shift that usually ends at
+        18:00 makes 18:30 unremarkable.
+        """
+        bins = self.bins
+        hour = how % 24
+        week = 0.5 * bins[how] + 0.25 * (bins[(how - 1) % 168] + bins[(how + 1) % 168])
+        by_day = 0.0
+        for d in range(7):
+            base = d * 24
+            by_day += (
+                0.5 * bins[base + hour]
+                + 0.25 * (bins[base + (hour - 1) % 24] + bins[base + (hour + 1) % 24])
+            )
+        nonzero = 0
+        total = 0
+        for c in bins:
+            if c:
+                nonzero += 1
+                total += c
+        if not nonzero:
+            return (0.0, 0.0)
+        per_bin = total / nonzero
+        hours_used = len({i % 24 for i in range(168) if bins[i]})
+        per_hour = total / hours_used
+        return (week / per_bin, by_day / per_hour)
+
+    def get(self) -> int:
+        return self.active
+
+    def __getstate__(self) -> tuple[bytes, int, int]:
+        return (self.bins.tobytes(), self.active, self.last_hour)
+
+    def __setstate__(self, s: tuple[bytes, int, int]) -> None:
+        raw, self.active, self.last_hour = s
+        self.bins = array("H")
+        self.bins.frombytes(raw)
