@@ -14,7 +14,7 @@ from detector.engine import Engine
 from detector.jsonl import iter_lines
 from detector.replay import ReplaySummary, load_directory, replay
 from detector.settings import Settings
-from detector.simulator import SimConfig, simulate_to_dir
+from detector.simulator import SimConfig, stream_world
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "out" / "bench"
@@ -25,7 +25,7 @@ def world(employees: int, days: int, seed: int) -> Path:
     out = CACHE / f"world-{employees}x{days}-s{seed}"
     if not (out / "labels.json").exists():
         out.mkdir(parents=True, exist_ok=True)
-        simulate_to_dir(SimConfig(employees=employees, days=days, seed=seed), out)
+        stream_world(SimConfig(employees=employees, days=days, seed=seed), out)
     return out
 
 

@@ -66,6 +66,26 @@ def in_working_hours(rec: EmployeeRecord, how: int, minute: int, margin: int) ->
     return (weekday - 1) % 7 in on and minute < end + margin
 
 
+def minutes_outside(rec: EmployeeRecord, how: int, minute: int) -> int | None:
+    """Minutes from a local time to the nearest working window (0 inside one)."""
+    start, end = rec.work_start, rec.work_end
+    if start is None or end is None:
+        return None
+    days = rec.working_days if rec.working_days is not None else range(7)
+    week = 7 * 1440
+    t = (how // 24) * 1440 + minute
+    best: int | None = None
+    for d in days:
+        lo = d * 1440 + start
+        hi = d * 1440 + end + (1440 if end <= start else 0)
+        for shift in (-week, 0, week):
+            a, b = lo + shift, hi + shift
+            gap = 0 if a <= t < b else min(abs(t - a), abs(t - b))
+            if best is None or gap < best:
+                best = gap
+    return best
+
+
 def outside_share(
     counts: dict[str, int] | None, own: frozenset[str] | list[str] | None
 ) -> tuple[float, list[str]] | None:

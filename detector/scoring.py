@@ -28,6 +28,7 @@ from detector.features import (
     high_tier_share,
     in_working_hours,
     local_clock,
+    minutes_outside,
     outside_share,
 )
 from detector.settings import ScoringSettings
@@ -61,6 +62,7 @@ class Observation:
     own_excess: float | None = None
     cusum: float = 0.0
     cusum_gain: float | None = None
+    cusum_days: int = 0
 
 
 @dataclass(slots=True)
@@ -122,6 +124,13 @@ class Scorer:
     ) -> Observation:
         tz = rec.tz if rec is not None else None
         abs_hour, how, minute = local_clock(tz, ev.ts)
+        if rec is not None and emp.job[0] != id(rec):
+            job = stable_hash(
+                f"{rec.peer_group}|{rec.all_territories}|{sorted(rec.territories or ())}"
+            )
+            if emp.job[1] not in (0, job):
+                emp.new_job()
+            emp.job = (id(rec), job)
         obs = Observation(ev, rec, abs_hour, how, minute)
         if ev.data_out:
             rows = ev.record_count
@@ -221,7 +230,11 @@ class Scorer:
                 ref_band = st.band(k)
                 # What the busiest 1% of the peer group does is within the job,
                 # in an ordinary setting (not at night, not under notice).
-                ceiling = ref.ceiling(key) if ref is peer and ordinary else None
+                # Only for single actions: chunking and daily totals must not hide
+                # behind the group's busiest days.
+                ceiling = (
+                    ref.ceiling(key) if ref is peer and ordinary and key == "rows" else None
+                )
                 break
         ref_band = max(ref_band, floor)
         n_own = emp.stat(key).n
@@ -364,6 +377,8 @@ class Scorer:
                         continue
                 elif q < s.min_rows:
                     continue
+                elif key != "rows" and rows >= 0.5 * q:
+                    continue  # one big action is the per-action check's business
                 band, is_cold = self._band(key, ev.ts, emp, peer, glob, ordinary)
                 excess = (math.log1p(q) - band) / LN2 - tolerance
                 if best is None or excess > best[0]:
@@ -375,7 +390,8 @@ class Scorer:
         volume = 0.0
         if best is not None and best[0] > 0:
             excess, key, q, band = best
-            volume = min(s.volume_cap, s.points_per_doubling * excess)
+            per = s.points_per_doubling_actions if key == "actions_24h" else s.points_per_doubling
+            volume = min(s.volume_cap, per * excess)
             usual = math.expm1(band)
             basis = "peer group" if cold else "own baseline"
             if key == "rows":
@@ -431,18 +447,31 @@ class Scorer:
             z = (math.log1p(rows) - anchor.mean) / max(anchor.sd, LOG_SD_FLOOR)
             # Capped, so one spike (the volume signal's job) cannot fill it alone.
             step = min(z, CUSUM_STEP_CAP) - s.cusum_allowance
+            if step > 0 and is_month_end(obs.abs_hour // 24):
+                step = 0.0  # a month-end close is not a rise
+            days_rising = emp.cusum_days
             if step > 0:
                 day = obs.abs_hour // 24
-                gained = emp.cusum_gain if emp.cusum_day == day else 0.0
+                fresh_day = emp.cusum_day != day
+                gained = 0.0 if fresh_day else emp.cusum_gain
                 step = min(step, max(0.0, s.cusum_daily_gain - gained))
                 obs.cusum_gain = gained + step
+                days_rising += fresh_day
             obs.cusum = max(0.0, emp.cusum + step)
-            if obs.cusum >= s.cusum_threshold and rows >= s.min_rows:
+            obs.cusum_days = days_rising if obs.cusum > 0 else 0
+            # Someone under notice gets less room for a ramp-up.
+            limit, min_days = s.cusum_threshold, s.escalation_rising_days
+            if rec is not None and rec.status == "notice":
+                limit *= s.notice_cusum_factor
+                min_days = max(2, round(min_days * s.notice_cusum_factor))
+            # A rise over several separate days, not a few spikes in one or two
+            # (which are the volume signal's business).
+            if obs.cusum >= limit and rows >= s.min_rows and obs.cusum_days >= min_days:
                 recent = math.expm1(emp.rows.mean)
                 usual = math.expm1(anchor.mean)
                 ratio = math.log1p(rows) - anchor.mean
                 pts = s.escalation_points + min(
-                    s.escalation_points / 3, 5.0 * (obs.cusum / s.cusum_threshold - 1)
+                    s.escalation_points / 3, 5.0 * (obs.cusum / limit - 1)
                 )
                 reasons.append(
                     Reason(
@@ -461,13 +490,14 @@ class Scorer:
         territory = 0.0
         if obs.oot_share is not None and rows >= s.min_rows:
             usual_share = emp.oot.mean if emp.oot.n >= 3 else 0.0
-            usual_top = min(1.0, usual_share + 2 * max(emp.oot.sd, 0.05)) if emp.oot.n >= 3 else 0.1
-            excess_share = obs.oot_share - max(usual_top, 0.1)
+            # Measured from the usual share (at least 10%): an employee who
+            # often covers a neighbour's accounts has less room to surprise.
+            base = max(usual_share, 0.1)
+            excess_share = obs.oot_share - base
             if excess_share > 0:
                 outside_rows = obs.oot_share * rows
-                size = min(1.0, math.log1p(outside_rows) / math.log1p(3 * s.min_rows))
-                territory = s.territory_points * excess_share / (1 - max(usual_top, 0.1) + 1e-9)
-                territory *= size
+                size = min(1.0, math.log1p(outside_rows) / math.log1p(2 * s.min_rows))
+                territory = s.territory_points * excess_share / (1 - base) * size
                 own = self._own_territories(rec, emp)
                 own_txt = ", ".join(sorted(own)[:3]) if own else "own territories"
                 got = outside_share(ev.territories, own)
@@ -491,7 +521,13 @@ class Scorer:
         # directory and the learned profile (where each is known) say it is odd.
         if off is not None and (volume > 0 or territory > 0 or rows >= 4 * s.min_rows):
             size = min(1.0, math.log1p(rows) / math.log1p(20 * s.min_rows))
-            pts = s.offhours_points * size
+            # The dead of night weighs more than a late evening.
+            depth = 1.0
+            if obs.rec is not None:
+                gap = minutes_outside(obs.rec, obs.how, obs.minute)
+                if gap is not None:
+                    depth = min(1.0, max(0.25, (gap - s.offhours_margin_minutes) / 240))
+            pts = s.offhours_points * size * depth
             reasons.append(Reason("off_hours", f"{verb} {_n(rows)} rows {off}", pts,
                                   {"local_time": fmt_minute(obs.minute)}))
             points += pts
@@ -553,7 +589,7 @@ class Scorer:
         excess = (math.log1p(obs.viewed) - band) / LN2
         if excess <= 0:
             return cold
-        pts = min(s.volume_cap, s.points_per_doubling * excess)
+        pts = min(s.volume_cap, s.points_per_doubling * excess)  # views
         usual = math.expm1(band)
         reasons.append(
             Reason(
@@ -636,6 +672,7 @@ class Scorer:
             emp.geo = (ev.lat, ev.lon, ev.ts, _place(ev))
         if suspicious:
             emp.cusum = 0.0  # the rise has been reported; start counting afresh
+            emp.cusum_days = 0
             if not cold:
                 if ev.action == "view":
                     emp.viewed.flagged = True
@@ -664,6 +701,7 @@ class Scorer:
             if obs.cusum_gain is not None:
                 emp.cusum_day, emp.cusum_gain = obs.abs_hour // 24, obs.cusum_gain
             emp.cusum = obs.cusum
+            emp.cusum_days = obs.cusum_days
             emp.learn_one(x)
             peer.learn_one(x)
             if glob is not peer:

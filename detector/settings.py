@@ -27,6 +27,8 @@ class ScoringSettings:
     k_band: float = 2.5
     # Points for each doubling above the top of the usual range.
     points_per_doubling: float = 18.0
+    # Data-out actions per day are counted, not measured: each doubling weighs more.
+    points_per_doubling_actions: float = 30.0
     volume_cap: float = 60.0
     # Data-out actions smaller than this never count as a volume or territory anomaly.
     min_rows: int = 50
@@ -41,14 +43,17 @@ class ScoringSettings:
     # Doublings of extra room for data-out volume at month-end closes.
     month_end_tolerance: float = 1.0
     # Slow escalation: CUSUM of log rows over the anchor, in anchor sds.
-    cusum_allowance: float = 0.75
-    cusum_threshold: float = 8.0
+    cusum_allowance: float = 0.5
+    cusum_threshold: float = 4.0
+    # ...built up over at least this many separate days.
+    escalation_rising_days: int = 5
+    notice_cusum_factor: float = 0.6
     # The most the rise may grow in one local day.
     cusum_daily_gain: float = 1.5
     escalation_points: float = 45.0
     escalation_min_exports: int = 15
     escalation_min_days: float = 10.0
-    offhours_points: float = 30.0
+    offhours_points: float = 40.0
     offhours_margin_minutes: int = 60
     # An hour is rare for someone when it is used less than this share of a usual hour.
     rare_hour: float = 0.15

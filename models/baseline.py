@@ -172,6 +172,7 @@ class EmployeeBaseline(_VolumeBaseline):
         "countries",
         "cusum",
         "cusum_day",
+        "cusum_days",
         "cusum_gain",
         "day_actions",
         "day_key",
@@ -182,6 +183,7 @@ class EmployeeBaseline(_VolumeBaseline):
         "hour_key",
         "hour_rows",
         "ips",
+        "job",
         "last_ts",
         "n_events",
         "oot",
@@ -207,6 +209,7 @@ class EmployeeBaseline(_VolumeBaseline):
         # sustained over many days (not a three-day month-end) fills it.
         self.cusum_day = -1
         self.cusum_gain = 0.0
+        self.cusum_days = 0  # separate days that added to the current rise
         # Largest learned log rows per action and per day, with when they were
         # seen: a nightly 8,000-row sync is usual once seen, however rare among
         # the day's small calls.  [rows, ts, rows_1h, ts, rows_24h, ts]
@@ -233,6 +236,20 @@ class EmployeeBaseline(_VolumeBaseline):
         self.geo: tuple[float, float, float, str] | None = None
         self.n_events = 0
         self.last_ts = math.nan
+        # (id of the directory version last seen, hash of role/group/territories).
+        self.job = (0, 0)
+
+    def new_job(self) -> None:
+        """Role or territories changed: volumes and territory mix start afresh.
+
+        A reassigned rep exports different accounts in different amounts; judging
+        that against the old job's anchor would read it as an escalation.
+        """
+        self.anchor = EWStat(ANCHOR_ALPHA, max_rise=ANCHOR_RISE)
+        self.anchor_24h = EWStat(ANCHOR_ALPHA, max_rise=ANCHOR_RISE * 3)
+        self.cusum, self.cusum_days, self.cusum_gain, self.cusum_day = 0.0, 0, 0.0, -1
+        self.oot = EWStat(0.05, clip=math.inf)
+        self.terr = {}
 
     @property
     def alpha(self) -> float:

@@ -56,7 +56,8 @@ class EWStat:
         a = 1.0 / n if 1.0 / n > self.alpha else self.alpha
         d = x - self.mean
         step = a * d
-        if step > self.max_rise:
+        # The bound applies once warmed up: the first estimate must be free to settle.
+        if step > self.max_rise and a == self.alpha:
             step = self.max_rise
         self.mean += step
         self.var = (1.0 - a) * (self.var + a * d * d)
