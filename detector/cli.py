@@ -33,12 +33,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
             settings.input.max_event_bytes,
         )
         out = open_binary_out(args.output)
+        write = out.write
+        if args.print_alerts:
+
+            def write(line: bytes) -> object:
+                _print_action(orjson.loads(line))
+                return out.write(line)
+
         try:
             summary, _ = replay(
                 settings,
                 iter_lines(args.events),
                 directory,
-                out.write,
+                write,
                 reject_writer(rejects_out, "events"),
                 progress=sys.stderr,
             )
@@ -61,6 +68,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+_SEVERITY_COLOURS = {"low": "36", "medium": "33", "high": "31", "critical": "1;31"}
+
+
+def _print_action(a: dict[str, object]) -> None:
+    """One readable line per action on stderr (colour only on a terminal)."""
+    colour = sys.stderr.isatty()
+    sev = str(a.get("severity", ""))
+    kind = str(a.get("type", "")).upper()
+    tag = f"{kind:<7} {sev:<8}"
+    if colour:
+        tag = f"\033[{_SEVERITY_COLOURS.get(sev, '0')}m{tag}\033[0m"
+    when = str(a.get("event_time", ""))
+    if kind == "ALERT":
+        text = f"score {a.get('score')}: {a.get('summary')}"
+    elif kind == "FREEZE":
+        text = f"data-out rights of {a.get('employee_id')} frozen until {a.get('expires_at')}"
+    else:
+        text = str(a.get("summary", ""))
+    print(f"{when}  {tag} {text}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="insider-detector",
@@ -75,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--output", required=True, help="actions JSON Lines file, or - for stdout")
     rp.add_argument("--rejects", help="write rejected records here (default: stderr)")
     rp.add_argument("--summary-json", help="also write the summary as JSON here")
+    rp.add_argument("--print-alerts", action="store_true",
+                    help="also print a readable line per action on stderr")
     rp.add_argument("--config", help="settings file (TOML)")
     rp.set_defaults(func=cmd_replay)
 

