@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import gc
 import pickle
+import resource
 import statistics
 import sys
 import time
-import tracemalloc
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ def detection(quick: bool) -> dict[str, Any]:
     for seed in seeds:
         path = world(employees, days, seed)
         summary, _, actions = run_replay(path)
-        ev = evaluate(labels(path), actions)
+        truth = labels(path)
+        ev = evaluate(truth, actions, data_out_times(path, truth))
         runs.append((seed, ev, summary))
         print(f"  seed {seed}: recall {ev.recall:.3f}, false/1000 {ev.false_per_1000:.2f}, "
               f"ttd {ev.median_minutes_to_detect}", file=sys.stderr)
@@ -45,6 +47,8 @@ def detection(quick: bool) -> dict[str, Any]:
     true_alerts = sum(e.true_alerts for _, e, _ in runs)
     ttd = [r.minutes_to_detect for _, e, _ in runs for r in e.scenarios
            if r.minutes_to_detect is not None]
+    ttd_out = [max(0.0, r.minutes_from_first_data_out) for _, e, _ in runs for r in e.scenarios
+               if r.minutes_from_first_data_out is not None]
     by_kind: dict[str, list[int]] = {}
     for _, e, _ in runs:
         for k, (d, t) in e.by_kind.items():
@@ -64,10 +68,25 @@ def detection(quick: bool) -> dict[str, Any]:
         "employee_days": emp_days,
         "precision": true_alerts / alerts if alerts else 1.0,
         "median_ttd_min": statistics.median(ttd) if ttd else None,
+        "median_ttd_data_out_min": statistics.median(ttd_out) if ttd_out else None,
         "by_kind": by_kind,
         "benign_alerted": benign,
         "per_seed": [(s, e.recall, e.false_per_1000) for s, e, _ in runs],
     }
+
+
+def data_out_times(path: Path, truth: dict[str, Any]) -> dict[str, float]:
+    """Times of the labelled malicious events that moved data out."""
+    wanted = {e for sc in truth.get("scenarios", []) for e in sc.get("event_ids", [])}
+    out: dict[str, float] = {}
+    for _, raw in iter_lines(str(path / "events.jsonl")):
+        if b'"export"' not in raw and b'"download"' not in raw and b'"print"' not in raw \
+                and b'"bulk_api"' not in raw:
+            continue
+        ev = orjson.loads(raw)
+        if ev.get("event_id") in wanted:
+            out[ev["event_id"]] = datetime.fromisoformat(ev["timestamp"]).timestamp()
+    return out
 
 
 def speed(quick: bool) -> dict[str, Any]:
@@ -87,25 +106,21 @@ def speed(quick: bool) -> dict[str, Any]:
 
 
 def state(quick: bool) -> dict[str, Any]:
+    """Checkpoint bytes per employee after a simulated day, and process RSS."""
     out: dict[str, Any] = {}
     for employees in ((500, 2000) if quick else (10_000, 100_000)):
-        path = world(employees, 2, SEEDS[1])
+        path = world(employees, 1, SEEDS[1])
         gc.collect()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
         summary, engine, _ = run_replay(path)
-        # The engine's own state: baselines and peer groups (not the directory).
         emps = engine.employees
         pickled = sum(len(pickle.dumps(b, protocol=5)) for b in emps.values())
-        held = tracemalloc.get_traced_memory()[0] - before
-        tracemalloc.stop()
         out[employees] = {
             "tracked": len(emps),
             "pickled_per_employee": pickled / max(len(emps), 1),
-            "python_heap_per_employee": held / max(len(emps), 1),
+            "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "events": summary.events,
         }
-        del engine
+        del engine, emps
         gc.collect()
     return out
 
@@ -127,7 +142,9 @@ def render(results: dict[str, Any]) -> str:
             f"({det['false_days']} of {det['employee_days']:,}) | <= 1 | {_yes(ok_false)} |",
             f"| alert precision | {det['precision']:.1%} | – | – |",
             f"| median minutes from first malicious event to first alert | "
-            f"{_fmt(det['median_ttd_min'])} | <= 5 | {_yes(ok_ttd)} |", "",
+            f"{_fmt(det['median_ttd_min'])} | <= 5 | {_yes(ok_ttd)} |",
+            f"| median minutes from first malicious *data-out* action to first alert | "
+            f"{_fmt(det['median_ttd_data_out_min'])} | – | – |", "",
             "| scenario | detected |", "|---|---|",
         ]
         for kind, (d, t) in sorted(det["by_kind"].items()):
@@ -148,14 +165,17 @@ def render(results: dict[str, Any]) -> str:
     st = results.get("state")
     if st:
         lines += ["## State per employee", "",
-                  "| employees | pickled state / employee | Python heap / employee | floor | met |",
-                  "|---|---|---|---|---|"]
+                  "| employees | events replayed | pickled state / employee | floor | met "
+                  "| process max RSS |",
+                  "|---|---|---|---|---|---|"]
         for n, row in st.items():
             ok = row["pickled_per_employee"] <= 4096
-            lines.append(f"| {n:,} | {row['pickled_per_employee']:,.0f} B | "
-                         f"{row['python_heap_per_employee']:,.0f} B | <= 4 KB | {_yes(ok)} |")
-        lines += ["", "Pickled state is what a checkpoint holds; the heap figure is what the "
-                  "process holds for the same employees (baselines, peer groups, caches).", ""]
+            lines.append(f"| {n:,} | {row['events']:,} | {row['pickled_per_employee']:,.0f} B | "
+                         f"<= 4 KB | {_yes(ok)} | {row['max_rss_mib']:,.0f} MiB |")
+        lines += ["", "Pickled state is what a checkpoint of one employee's baseline holds "
+                  "after a simulated day. The RSS column is the whole benchmark process so far "
+                  "(directory, baselines, peer groups, the replayed actions, the interpreter).",
+                  ""]
     return "\n".join(lines) + "\n"
 
 

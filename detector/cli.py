@@ -33,12 +33,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             settings.input.max_event_bytes,
         )
         out = open_binary_out(args.output)
-        write = out.write
-        if args.print_alerts:
 
-            def write(line: bytes) -> object:
+        def write(line: bytes) -> object:
+            if args.print_alerts:
                 _print_action(orjson.loads(line))
-                return out.write(line)
+            return out.write(line)
 
         try:
             summary, _ = replay(

@@ -28,6 +28,9 @@ class ScenarioResult:
     detected: bool
     minutes_to_detect: float | None
     first_severity: str | None
+    # From the scenario's first data-out action rather than its first event
+    # (often a login); None when unknown or there was no data out.
+    minutes_from_first_data_out: float | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +60,15 @@ class Evaluation:
         times = [r.minutes_to_detect for r in self.scenarios if r.minutes_to_detect is not None]
         return statistics.median(times) if times else None
 
+    @property
+    def median_minutes_from_first_data_out(self) -> float | None:
+        times = [
+            max(0.0, r.minutes_from_first_data_out)
+            for r in self.scenarios
+            if r.detected and r.minutes_from_first_data_out is not None
+        ]
+        return statistics.median(times) if times else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "recall": round(self.recall, 4),
@@ -72,11 +84,22 @@ class Evaluation:
             "alerts": self.alerts,
             "precision": round(self.precision, 4),
             "median_minutes_to_detect": self.median_minutes_to_detect,
+            "median_minutes_from_first_data_out": self.median_minutes_from_first_data_out,
             "benign_alerted": self.benign_alerted,
         }
 
 
-def evaluate(labels: Mapping[str, Any], actions: Iterable[Mapping[str, Any]]) -> Evaluation:
+def evaluate(
+    labels: Mapping[str, Any],
+    actions: Iterable[Mapping[str, Any]],
+    data_out_times: Mapping[str, float] | None = None,
+) -> Evaluation:
+    """Score actions against labels.
+
+    ``data_out_times`` maps the event ids of data-out actions to their times;
+    with it, time to detect is also measured from each scenario's first
+    data-out action.
+    """
     alerts: dict[str, list[tuple[float, str]]] = {}
     n_alerts = 0
     for a in actions:
@@ -95,10 +118,15 @@ def evaluate(labels: Mapping[str, Any], actions: Iterable[Mapping[str, Any]]) ->
         emp = sc["employee_id"]
         windows.setdefault(emp, []).append((start, end))
         hit = next(((t, sev) for t, sev in alerts.get(emp, []) if start <= t <= end), None)
+        from_out = None
+        if hit is not None and data_out_times is not None:
+            outs = [data_out_times[e] for e in sc.get("event_ids", []) if e in data_out_times]
+            if outs:
+                from_out = (hit[0] - min(outs)) / 60.0
         results.append(
             ScenarioResult(
                 sc["id"], sc["kind"], emp, hit is not None,
-                (hit[0] - start) / 60.0 if hit else None, hit[1] if hit else None,
+                (hit[0] - start) / 60.0 if hit else None, hit[1] if hit else None, from_out,
             )
         )
         found, total = by_kind.get(sc["kind"], (0, 0))

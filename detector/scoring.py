@@ -444,9 +444,12 @@ class Scorer:
         # Escalation: a sustained rise over the anchor that no single export shows.
         anchor = emp.anchor
         if anchor.n >= s.escalation_min_exports and emp.seen_days(ev.ts) >= s.escalation_min_days:
-            z = (math.log1p(rows) - anchor.mean) / max(anchor.sd, LOG_SD_FLOOR)
-            # Capped, so one spike (the volume signal's job) cannot fill it alone.
-            step = min(z, CUSUM_STEP_CAP) - s.cusum_allowance
+            # The spread is capped too: for someone whose exports range from 1 to
+            # 200 rows, a doubling of the typical is still a rise worth summing.
+            z = (math.log1p(rows) - anchor.mean) / min(max(anchor.sd, LOG_SD_FLOOR), 1.0)
+            # Capped both ways: one spike (the volume signal's job) cannot fill
+            # it, and one tiny export cannot empty it.
+            step = min(max(z, -1.0), CUSUM_STEP_CAP) - s.cusum_allowance
             if step > 0 and is_month_end(obs.abs_hour // 24):
                 step = 0.0  # a month-end close is not a rise
             days_rising = emp.cusum_days

@@ -44,14 +44,14 @@ class ScoringSettings:
     month_end_tolerance: float = 1.0
     # Slow escalation: CUSUM of log rows over the anchor, in anchor sds.
     cusum_allowance: float = 0.5
-    cusum_threshold: float = 4.0
+    cusum_threshold: float = 3.5
     # ...built up over at least this many separate days.
-    escalation_rising_days: int = 5
+    escalation_rising_days: int = 4
     notice_cusum_factor: float = 0.6
     # The most the rise may grow in one local day.
     cusum_daily_gain: float = 1.5
     escalation_points: float = 45.0
-    escalation_min_exports: int = 15
+    escalation_min_exports: int = 25
     escalation_min_days: float = 10.0
     offhours_points: float = 40.0
     offhours_margin_minutes: int = 60

@@ -23,7 +23,7 @@ from models.stats import DistinctCounter, EWStat, HourProfile, RecentSet, Window
 # observation, i.e. roughly a third per month for a few exports a day.
 OWN_ALPHA = 0.05
 ANCHOR_ALPHA = 0.01
-ANCHOR_RISE = 0.003
+ANCHOR_RISE = 0.006
 PEER_ALPHA = 0.01
 _PEAK_KEYS = ("rows", "rows_1h", "rows_24h")
 PEAK_MEMORY = 30 * 86400.0  # seconds for a peak to fade to 1/e of its height

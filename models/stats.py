@@ -16,6 +16,9 @@ from array import array
 LOG_SD_FLOOR = 0.35
 
 
+SETTLE = 25
+
+
 def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
@@ -25,7 +28,7 @@ class EWStat:
 
     ``update`` clips each value to ``mean ± clip·sd`` once warmed up, so one
     extreme value moves the baseline by a bounded amount.  ``max_rise`` bounds
-    how far the mean may rise per update (in the statistic's own units), which
+    how far the mean may move per update (in the statistic's own units), which
     is what keeps a slow escalation from teaching the baseline that 20x is
     normal.
     """
@@ -56,9 +59,13 @@ class EWStat:
         a = 1.0 / n if 1.0 / n > self.alpha else self.alpha
         d = x - self.mean
         step = a * d
-        # The bound applies once warmed up: the first estimate must be free to settle.
-        if step > self.max_rise and a == self.alpha:
-            step = self.max_rise
+        # The bound applies once a first estimate has settled (25 values): for
+        # someone who exports once a day, waiting for 1/alpha values would leave
+        # the anchor unbounded for months.
+        # Bounded both ways: a bound on rises alone would let noise walk the
+        # mean down; bounded symmetrically it tracks the median without bias.
+        if n > SETTLE and abs(step) > self.max_rise:
+            step = self.max_rise if step > 0 else -self.max_rise
         self.mean += step
         self.var = (1.0 - a) * (self.var + a * d * d)
         return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from detector.engine import Engine
 from detector.events import parse_event
 from detector.settings import Settings
 
-START = datetime(2026, 9, 7, tzinfo=timezone.utc)  # a Monday
+START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday
 
 
 def employee(eid: str, *, updated: datetime = START - timedelta(days=400), status: str = "active",
