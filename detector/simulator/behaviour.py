@@ -17,19 +17,15 @@ from detector.simulator.customers import CustomerPool
 from detector.simulator.drafts import (
     ACTION_CODE,
     ACTIONS,
-    BARE_CUSTOMER,
     CITY_GEO,
     EMPTY,
-    NO_CHANNEL,
-    NO_DEVICE,
-    NO_GEO,
-    NO_OBJECT,
     NO_SESSION,
     OBJECT_CODE,
     Extra,
     Extras,
     blank,
     concat,
+    omissions,
 )
 from detector.simulator.geography import (
     MINUTE_US,
@@ -46,12 +42,11 @@ from detector.simulator.workforce import (
     API_STYLE,
     CARRIER,
     FORMAT_STYLES,
-    FORMATS,
     HOME,
-    INTEGRATION,
     MOBILE,
     MOBILE_STYLE,
     OFFICE,
+    PRECISION_US,
     Employee,
 )
 
@@ -71,7 +66,6 @@ def _table(*codes: int) -> np.ndarray:
     return out
 
 
-TOUCHES_ONE = _table(VIEW, CREATE, UPDATE, DELETE)
 RECORD_LIKE = _table(VIEW, SEARCH, CREATE, UPDATE, DELETE)
 ONE_ROW = _table(VIEW, CREATE, UPDATE, DELETE)
 _SALES_OBJECTS = np.array([OBJECT_CODE[o] for o in ("account", "contact", "opportunity", "lead")],
@@ -83,7 +77,6 @@ _SUPPORT_OBJECT_P = np.array([0.55, 0.30, 0.15])
 _REPORT_MEDIAN = {"sales_rep": 40, "account_manager": 60, "sales_manager": 300,
                   "support_agent": 20, "marketing": 800, "analyst": 2000, "finance": 500,
                   "sales_ops": 400, "integration": 100}
-PRECISION = np.array([10 ** (6 - digits) for _, digits in FORMATS], dtype=np.int64)
 _ROLE_INDEX = {r.name: i for i, r in enumerate(ROLES)}
 _NEVER = np.iinfo(np.int64).max
 
@@ -169,7 +162,6 @@ class DayPlanner:
         self.pools = np.concatenate(pools)
         self.p_book = np.array([e.role.book if len(e.book) else 0.0 for e in staff])
         self.other = np.array([0.0 if e.all_territories else 0.03 for e in staff])
-        self.cut = np.full(n, _NEVER, dtype=np.int64)
         self.flights = np.zeros((n, 4), dtype=np.int64)
         self.flights[:, 0] = self.flights[:, 2] = _NEVER
         for i, e in enumerate(staff):
@@ -179,7 +171,8 @@ class DayPlanner:
     def keep(self, rows: np.ndarray, mask: np.ndarray) -> np.ndarray:
         for key in rows["extra"][~mask & (rows["extra"] >= 0)].tolist():
             self.extras.pop(int(key))
-        return rows[mask]
+        kept: np.ndarray = rows[mask]
+        return kept
 
     # -- the day --------------------------------------------------------------------------
 
@@ -451,16 +444,16 @@ class DayPlanner:
             mask = style == k
             fmt[mask] = np.searchsorted(np.cumsum(FORMAT_STYLES[k])[:-1], u[mask], side="right")
         rows["fmt"] = fmt
-        rows["t"] = t - t % PRECISION[fmt]
+        rows["t"] = t - t % PRECISION_US[fmt]
 
         plain = extra_r < 0
-        touch = TOUCHES_ONE[act_r] & plain
+        touch = ONE_ROW[act_r] & plain
         touch |= (act_r == SHARE) & plain & (rng.random(total) < 0.4)
         if touch.any():
             rows["cust"][touch] = self._pick(day, emp_r[touch], rng)
         self._objects(rows, act_r, emp_r, plain, rng)
         self._counts(rows, act_r, emp_r, plain, rng)
-        rows["flags"] = self._flags(total, rng)
+        rows["flags"] = omissions(total, rng)
         return rows
 
     def _actions(self, day: int, emp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -542,16 +535,6 @@ class DayPlanner:
             cnt[report] = np.clip(np.exp(np.log(median) + rng.standard_normal(len(median))),
                                   0, 200_000).astype(np.int32)
 
-    @staticmethod
-    def _flags(n: int, rng: np.random.Generator) -> np.ndarray:
-        u = rng.random((7, n))
-        rates = ((NO_GEO, 0.04), (CITY_GEO, 0.35), (NO_OBJECT, 0.03), (NO_SESSION, 0.03),
-                 (NO_DEVICE, 0.02), (BARE_CUSTOMER, 0.04), (NO_CHANNEL, 0.05))
-        flags = np.zeros(n, dtype=np.uint8)
-        for row, (bit, rate) in zip(u, rates, strict=True):
-            flags[row < rate] |= np.uint8(bit)
-        return flags
-
     # -- machines ----------------------------------------------------------------------
 
     def _service(self, emp: Employee, day: int, rng: np.random.Generator) -> np.ndarray:
@@ -571,14 +554,14 @@ class DayPlanner:
         t, off = local_to_utc_array(emp.tz, self.period.ordinals[day], minutes)
         u = rng.random(len(minutes))
         fmt = np.searchsorted(np.cumsum(emp.fmt_p)[:-1], u, side="right")
-        rows["t"] = t - t % PRECISION[fmt]
+        rows["t"] = t - t % PRECISION_US[fmt]
         rows["off"] = off
         rows["fmt"] = fmt
         rows["emp"] = emp.index
         rows["act"] = acts
         rows["loc"] = OFFICE
         rows["dev"] = 0
-        rows["chan"] = INTEGRATION
+        rows["chan"] = emp.devices[0].channel
         rows["flags"] = NO_SESSION | CITY_GEO
         rows["cnt"][24:48] = rng.integers(1, 120, size=24)
         rows["obj"][24:48] = OBJECT_CODE["account"]

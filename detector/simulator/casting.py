@@ -29,6 +29,7 @@ from detector.simulator.roles import TERRITORY_BOUND
 from detector.simulator.workforce import Employee, Trip, build_book
 
 CRUISE_KMH = 820.0
+MAX_DAILY_GROWTH = 1.15
 
 
 @dataclass
@@ -95,6 +96,7 @@ class Casting:
         self.last = period.days - 1
         self.cases: list[Case] = []
         self.notes: list[str] = []
+        self._why: dict[str, str] = {}
 
     def run(self) -> list[Case]:
         if self.warm > self.last:
@@ -120,11 +122,19 @@ class Casting:
                     self.cases.append(case)
                     made += 1
             if made < wanted:
-                self.notes.append(f"{kind}: planted {made} of {wanted} (not enough eligible "
-                                  f"employees or room in the period)")
+                why = self._why.get(kind, "not enough eligible employees or room in the period")
+                self._remark(kind, f"{kind}: planted {made} of {wanted}: {why}")
+        if not any(self.config.count_for(kind) for kind in _ORDER):
+            self.notes.append("no scenarios: with fewer than 40 employees the default counts "
+                              "round to zero; set scenario counts to plant some")
         return self.cases
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _remark(self, topic: str, text: str) -> None:
+        """One note per topic, however many cases ran into it."""
+        if not any(n.startswith(topic) for n in self.notes):
+            self.notes.append(text)
 
     def _pick(self, days: list[int]) -> int | None:
         return int(self.rng.choice(days)) if days else None
@@ -149,6 +159,10 @@ class Casting:
         emp.notice_us = local_to_utc_us(emp.tz, ordinal, float(self.rng.uniform(9.5, 16.5)) * 60)
         if last_day <= self.last:
             emp.terminated_us = self._at(emp, last_day, float(self.rng.uniform(19, 21)) * 60)
+
+    @staticmethod
+    def _stay(emp: Employee) -> None:
+        emp.notice_day = emp.last_day = emp.notice_us = emp.terminated_us = None
 
     # -- malicious: only the calendar here, events come from scenarios.py ----------------
 
@@ -182,7 +196,7 @@ class Casting:
         assert emp.last_day is not None
         ramp = workdays(emp, self.period, max(notice + 1, self.warm), emp.last_day - 1)
         if len(ramp) < 3:
-            emp.notice_day = emp.last_day = emp.notice_us = emp.terminated_us = None
+            self._stay(emp)
             return False
         case.day = ramp[0]
         case.info["ramp"] = ramp
@@ -201,6 +215,7 @@ class Casting:
         self._leaving(emp, last_day - int(self.rng.integers(10, 21)), last_day)
         assert emp.last_day is not None
         if emp.last_day < 1 or emp.terminated_us is None:
+            self._stay(emp)
             return False
         case.day = use
         later = use + 1 + int(self.rng.integers(0, 3))
@@ -213,17 +228,17 @@ class Casting:
         start = self.warm + int(self.rng.integers(0, 3))
         days = workdays(emp, self.period, start, self.last)
         if len(days) < 4:
-            self.notes.append(f"slow_escalation skipped for {len(days)} working days after "
-                              "warm-up: too short to escalate")
+            self._why["slow_escalation"] = (f"{len(days)} working days after the warm-up are "
+                                            "too few to escalate over")
             return False
         target = float(self.rng.uniform(10, 20))
         rate = target ** (1.0 / len(days))
-        if rate > 1.15:
-            rate = 1.15
-            reached = rate ** len(days)
-            self.notes.append(
-                f"slow_escalation shortened: {len(days)} working days after warm-up reach "
-                f"{reached:.1f}x instead of {target:.0f}x at 15% per working day")
+        if rate > MAX_DAILY_GROWTH:
+            rate = MAX_DAILY_GROWTH
+            self._remark("slow_escalation", (
+                f"slow_escalation shortened: {len(days)} working days after the warm-up reach "
+                f"about {rate ** len(days):.0f}x at {rate - 1:.0%} growth per working day, "
+                "not the 10-20x of a longer period"))
         case.day = days[0]
         case.info.update(days=days, rate=rate)
         return True
@@ -269,10 +284,13 @@ class Casting:
         close = sorted(d for d in self.period.finance_close
                        if self.warm <= d <= self.last and self.period.weekdays[d] in emp.days)
         if not close:
-            if not any("month_end_finance" in n for n in self.notes):
-                self.notes.append("month_end_finance: no month end falls after the warm-up")
+            self._why["month_end_finance"] = "no month end falls after the warm-up"
             return False
-        group = [close[0]] + [d for a, d in zip(close, close[1:], strict=False) if d - a <= 4]
+        group = [close[0]]
+        for d in close[1:]:
+            if d - group[-1] > 4:
+                break
+            group.append(d)
         case.day = group[0]
         case.window = (self._shift(emp, group[0])[0], self._shift(emp, group[-1])[1])
         case.description = ("month-end close: several exports of thousands of opportunity rows "
@@ -341,9 +359,10 @@ class Casting:
         emp.trips.append(trip)
         case.day = depart
         case.window = (dep_us, ret_us + flight_us)
-        case.description = (f"business trip {emp.office.name} -> {dest.name} ({dist:,.0f} km, "
-                            f"{flight_us / 3.6e9:.1f} h flight) and back {ret - depart} days later; "
-                            "normal work from the destination")
+        case.description = (
+            f"business trip {emp.office.name} -> {dest.name} ({dist:,.0f} km, "
+            f"{flight_us / 3.6e9:.1f} h flight) and back {ret - depart} days later; "
+            "normal work from the destination")
         return True
 
     def _normal_leaver(self, case: Case) -> bool:

@@ -23,9 +23,9 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "simulate", help="write a synthetic CRM world (events, directory, labels) to a directory")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--employees", type=int, default=200)
-    p.add_argument("--days", type=int, default=28)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--employees", type=int, default=200, help="head count (default 200)")
+    p.add_argument("--days", type=int, default=28, help="length of the period (default 28)")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 5),
                    help="first day, YYYY-MM-DD (default 2026-10-05, a Monday)")
     p.add_argument("--malformed-rate", type=float, default=0.0,

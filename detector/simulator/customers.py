@@ -80,7 +80,12 @@ class CustomerPool:
         else:
             p[mine] = own_share * weight[mine] / weight[mine].sum()
             p[~mine] = (1.0 - own_share) * weight[~mine] / weight[~mine].sum()
-        by_terr = rng.multinomial(rows, p / p.sum())
+        return self.spread(rows, p, rng, tier_bias)
+
+    def spread(self, rows: int, weights: np.ndarray, rng: np.random.Generator,
+               tier_bias: float = 1.0) -> tuple[dict[str, int], dict[str, int]]:
+        """Per-territory and per-tier counts of ``rows`` drawn with territory ``weights``."""
+        by_terr = rng.multinomial(rows, weights / weights.sum())
         tier_p = TIER_SHARES * np.array([tier_bias**2, tier_bias, 1.0])
         by_tier = rng.multinomial(rows, tier_p / tier_p.sum())
         territories = {TERRITORY_CODES[i]: int(n) for i, n in enumerate(by_terr) if n > 0}

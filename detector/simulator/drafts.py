@@ -14,8 +14,6 @@ import numpy as np
 ACTIONS: tuple[str, ...] = ("login", "logout", "view", "search", "report_run", "export",
                             "download", "print", "bulk_api", "create", "update", "delete", "share")
 ACTION_CODE: dict[str, int] = {a: i for i, a in enumerate(ACTIONS)}
-DATA_OUT: frozenset[int] = frozenset(ACTION_CODE[a] for a in ("export", "download", "print",
-                                                              "bulk_api"))
 OBJECTS: tuple[str, ...] = ("account", "contact", "lead", "opportunity", "case", "report", "file")
 OBJECT_CODE: dict[str, int] = {o: i for i, o in enumerate(OBJECTS)}
 
@@ -29,6 +27,19 @@ DRAFT = np.dtype([
     ("flags", "u1"), ("extra", "i4"),
 ])
 EMPTY = np.zeros(0, dtype=DRAFT)
+
+
+_OMISSION_RATES = ((NO_GEO, 0.04), (CITY_GEO, 0.35), (NO_OBJECT, 0.03), (NO_SESSION, 0.03),
+                   (NO_DEVICE, 0.02), (BARE_CUSTOMER, 0.04), (NO_CHANNEL, 0.05))
+
+
+def omissions(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Which optional fields each event leaves out, at the rates producers do."""
+    u = rng.random((len(_OMISSION_RATES), n))
+    flags = np.zeros(n, dtype=np.uint8)
+    for row, (bit, rate) in zip(u, _OMISSION_RATES, strict=True):
+        flags[row < rate] |= np.uint8(bit)
+    return flags
 
 
 def blank(n: int) -> np.ndarray:
@@ -63,9 +74,6 @@ class Extras:
 
     def pop(self, key: int) -> Extra:
         return self._items.pop(key)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 def concat(parts: list[np.ndarray]) -> np.ndarray:

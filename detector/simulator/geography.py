@@ -72,7 +72,6 @@ TERRITORIES: tuple[Territory, ...] = (
     Territory("ANZ", "APAC", (_SYDNEY, _MELBOURNE, _AUCKLAND), 0.06),
 )
 TERRITORY_CODES: tuple[str, ...] = tuple(t.code for t in TERRITORIES)
-TERRITORY_INDEX: dict[str, int] = {code: i for i, code in enumerate(TERRITORY_CODES)}
 REGIONS: dict[str, tuple[int, ...]] = {
     region: tuple(i for i, t in enumerate(TERRITORIES) if t.region == region)
     for region in ("EU", "US", "APAC")
@@ -178,7 +177,7 @@ def midnight_us(ordinal: int) -> int:
 def local_to_utc_us(tz: str, ordinal: int, minutes: float) -> int:
     """Local wall time (minutes after midnight of ``ordinal``, may exceed a day) to epoch µs."""
     day = ordinal + int(minutes // 1440)
-    return midnight_us(ordinal) + int(round(minutes * MINUTE_US)) - (
+    return midnight_us(ordinal) + round(minutes * MINUTE_US) - (
         utc_offset_minutes(tz, day) * MINUTE_US)
 
 

@@ -40,7 +40,8 @@ def pick_customers(emp: Employee, day: int, n: int, rng: np.random.Generator,
         handover = rng.random(n) < 0.15
         if handover.any() and len(emp.book):
             out[handover] = emp.book[rng.integers(0, len(emp.book), size=int(handover.sum()))]
-    return out
+    picked: np.ndarray = out
+    return picked
 
 
 def distinct_customers(emp: Employee, day: int, n: int, rng: np.random.Generator,

@@ -38,6 +38,3 @@ class Period:
             for x in bdays[-3:]:
                 if x in index:
                     self.sales_close.add(index[x])
-
-    def day_of(self, when: date) -> int:
-        return (when - self.start).days

@@ -70,5 +70,4 @@ ROLES: tuple[Role, ...] = (
          downloads_per_day=0.0, prints_per_day=0.0, wfh=0.0, evening=0.0, weekend=0.0,
          mobile=0.0, book=0.0),
 )
-ROLE_BY_NAME: dict[str, Role] = {r.name: r for r in ROLES}
 TERRITORY_BOUND: frozenset[str] = frozenset({"sales_rep", "account_manager", "sales_manager"})

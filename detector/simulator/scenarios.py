@@ -1,7 +1,7 @@
 """The insider scenarios as events: what each malicious case actually does in the CRM.
 
-Intensities are drawn from ranges seen in real incidents rather than fixed, so no single
-threshold separates them from the busiest honest employees.
+Intensities are drawn from ranges rather than fixed, and optional fields come and go as in
+ordinary traffic, so that no single threshold or field tells a planted event apart.
 """
 
 from __future__ import annotations
@@ -14,7 +14,18 @@ import numpy as np
 
 from detector.simulator.casting import Case
 from detector.simulator.customers import CustomerPool
-from detector.simulator.drafts import ACTION_CODE, Extra, Extras, blank
+from detector.simulator.drafts import (
+    ACTION_CODE,
+    CITY_GEO,
+    NO_CHANNEL,
+    NO_DEVICE,
+    NO_GEO,
+    NO_SESSION,
+    Extra,
+    Extras,
+    blank,
+    omissions,
+)
 from detector.simulator.geography import (
     FOREIGN_PLACES,
     MINUTE_US,
@@ -28,9 +39,9 @@ from detector.simulator.geography import (
 )
 from detector.simulator.payloads import LIST_LIMIT, counted, distinct_customers, listed
 from detector.simulator.period import Period
-from detector.simulator.workforce import FORMATS, HOME, OFFICE, WEB
+from detector.simulator.workforce import FORMATS, HOME, OFFICE, PRECISION_US, WEB
 
-_PRECISION = [10 ** (6 - digits) for _, digits in FORMATS]
+_WHERE_FLAGS = NO_GEO | CITY_GEO | NO_SESSION | NO_DEVICE | NO_CHANNEL
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ class Script:
         self.emp = case.emp
         self.rng = rng
         self.customers = stage.customers
-        self.items: list[tuple[int, int, int, int, Where]] = []
+        self.items: list[tuple[int, int, int, int, int, Where]] = []
         self.sessions = 40
 
     def at(self, day: int, minute: float) -> int:
@@ -88,10 +99,17 @@ class Script:
         return Where(city.tz, context=context)
 
     def add(self, day: int, t: int, action: str, content: dict[str, Any] | None,
-            where: Where, malicious: bool = True) -> int:
+            where: Where, malicious: bool = True, exact: bool = False) -> int:
+        """One event; unless ``exact``, optional fields come and go as in ordinary traffic."""
         tag = self.case.tag if malicious else -1
-        key = self.stage.extras.add(Extra(content or {}, where.context, tag))
-        self.items.append((day, t, ACTION_CODE[action], key, where))
+        context = where.context
+        flags = 0
+        if not exact:
+            flags = int(omissions(1, self.rng)[0]) & _WHERE_FLAGS
+            if context is not None and flags:
+                context = _thinned(context, flags)
+        key = self.stage.extras.add(Extra(content or {}, context, tag))
+        self.items.append((day, t, ACTION_CODE[action], key, flags, where))
         return t
 
     def view(self, customer: int, obj: str = "account") -> dict[str, Any]:
@@ -103,15 +121,15 @@ class Script:
                 "record_count": int(self.rng.integers(0, 60))}
 
     def finish(self) -> None:
-        by_day: dict[int, list[tuple[int, int, int, int, Where]]] = {}
+        by_day: dict[int, list[tuple[int, int, int, int, int, Where]]] = {}
         for item in self.items:
             by_day.setdefault(item[0], []).append(item)
         for day, items in by_day.items():
             rows = blank(len(items))
-            for i, (_, t, act, key, where) in enumerate(items):
+            for i, (_, t, act, key, flags, where) in enumerate(items):
                 fmt = int(self.rng.choice(len(FORMATS), p=self.emp.fmt_p))
                 ordinal, _minute = utc_local_minutes(t, where.tz)
-                rows["t"][i] = t - t % _PRECISION[fmt]
+                rows["t"][i] = t - t % int(PRECISION_US[fmt])
                 rows["fmt"][i] = fmt
                 rows["off"][i] = utc_offset_minutes(where.tz, ordinal)
                 rows["emp"][i] = self.emp.index
@@ -121,6 +139,7 @@ class Script:
                 rows["dev"][i] = where.dev
                 rows["chan"][i] = where.chan
                 rows["sess"][i] = where.sess
+                rows["flags"][i] = flags
             self.stage.by_day.setdefault(day, []).append(rows)
 
     # -- shared pieces -----------------------------------------------------------------
@@ -141,8 +160,20 @@ class Script:
                        self.rng, tier_bias, None, float(self.rng.uniform(300, 700)))
 
 
+def _thinned(context: dict[str, Any], flags: int) -> dict[str, Any]:
+    """An override context with the fields ``flags`` leaves out removed or shortened."""
+    out = dict(context)
+    for bit, key in ((NO_DEVICE, "device_id"), (NO_SESSION, "session_id"),
+                     (NO_CHANNEL, "channel"), (NO_GEO, "geo")):
+        if flags & bit:
+            out.pop(key, None)
+    if flags & CITY_GEO and "geo" in out:
+        out["geo"] = {"country": out["geo"]["country"], "city": out["geo"]["city"]}
+    return out
+
+
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> int:
-    return int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
+    return round(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
 def _clock(minute: float) -> str:
@@ -152,8 +183,7 @@ def _clock(minute: float) -> str:
 
 def _split(rng: np.random.Generator, total: int, parts: int, floor: int) -> list[int]:
     shares = rng.dirichlet(np.full(parts, 2.0))
-    sizes = [max(floor, int(round(total * s))) for s in shares]
-    return sizes
+    return [max(floor, round(total * s)) for s in shares]
 
 
 # -- the scenarios ---------------------------------------------------------------------
@@ -196,7 +226,9 @@ def out_of_territory_export(s: Script) -> str:
     where = s.usual(day)
     own = set(emp.territories_on(day))
     foreign = [i for i in range(len(TERRITORIES)) if i not in own]
-    pool = cust.pool(foreign)
+    targets = [int(i) for i in rng.choice(foreign, size=min(len(foreign), int(rng.integers(1, 3))),
+                                          replace=False)]
+    pool = cust.pool(targets)
     t = s.add(day, s.at(day, minute), "login", {}, where)
     for _ in range(int(rng.integers(2, 6))):
         t += int(rng.uniform(0.3, 3) * MINUTE_US)
@@ -207,12 +239,19 @@ def out_of_territory_export(s: Script) -> str:
     total = _log_uniform(rng, 150, 2500)
     parts = _split(rng, total, int(rng.integers(1, 3)), LIST_LIMIT + 10)
     own_share = float(rng.uniform(0.05, 0.3))
+    weights = np.full(len(TERRITORIES), 0.12 * (1 - own_share) / len(TERRITORIES))
+    weights[sorted(own)] += own_share / len(own)
+    weights[targets] += 0.88 * (1 - own_share) / len(targets)
     for rows in parts:
         t += int(rng.uniform(1, 8) * MINUTE_US)
-        s.add(day, t, "export", s.big_export(day, rows, own_share, 1.3), where)
+        territories, tiers = cust.spread(rows, weights, rng, 1.3)
+        s.add(day, t, "export", {"object_type": "account", "record_count": rows,
+                                 "territories": territories, "tiers": tiers,
+                                 "bytes": int(rows * rng.uniform(300, 700))}, where)
     names = ", ".join(TERRITORIES[i].code for i in sorted(own))
-    return (f"{sum(parts):,} rows exported at {_clock(minute)} local, about "
-            f"{1 - own_share:.0%} of them outside own territories ({names})")
+    aims = ", ".join(TERRITORIES[i].code for i in targets)
+    return (f"{sum(parts):,} rows of {aims} customers exported at {_clock(minute)} local; "
+            f"own territories ({names}) are about {own_share:.0%} of them")
 
 
 def departing_employee(s: Script) -> str:
@@ -261,10 +300,11 @@ def chunked_export(s: Script) -> str:
     m1 = m0 + float(rng.uniform(2, 22)) * 60
     if day == last:
         m1 = min(m1, 1439.0)
-    k = int(rng.integers(12, 41))
+    k = int(rng.integers(15, 41))
     minutes = np.sort(rng.uniform(m0, m1, size=k))
     minutes = np.maximum.accumulate(minutes + np.arange(k) * 0.5)
-    sizes = [max(8, int(emp.export_median * rng.uniform(0.6, 1.5))) for _ in range(k)]
+    typical = max(emp.export_median, 40.0)
+    sizes = [int(typical * rng.uniform(0.7, 1.4)) for _ in range(k)]
     pool = cust.pool(emp.territory_pool_key(day))
     cursor = int(rng.integers(0, len(pool)))
     where = s.usual(day)
@@ -375,7 +415,7 @@ def impossible_travel(s: Script) -> str:
     t0 = s.at(day, minute)
     book = emp.book_on(day)
     customer = int(book[0]) if len(book) else int(rng.integers(0, s.customers.size))
-    s.add(day, t0, "view", s.view(customer), anchor, malicious=False)
+    s.add(day, t0, "view", s.view(customer), anchor, malicious=False, exact=True)
     gap = float(rng.uniform(20, 90))
     places = [c for c in FOREIGN_PLACES
               if city_distance_km(c, base.city) / (gap / 60) > 1500 and c.country !=
@@ -387,7 +427,7 @@ def impossible_travel(s: Script) -> str:
     device = (f"pc-{int(rng.integers(0, 1 << 24)):06x}" if rng.random() < 0.6 else
               emp.devices[0].device_id)
     where = s.elsewhere(public_ip(far.country, rng), far, device)
-    t = s.add(day, t0 + int(gap * MINUTE_US), "login", {}, where)
+    t = s.add(day, t0 + int(gap * MINUTE_US), "login", {}, where, exact=True)
     for _ in range(int(rng.integers(1, 4))):
         t += int(rng.uniform(0.3, 3) * MINUTE_US)
         s.add(day, t, "search", s.search(), where)
@@ -418,9 +458,7 @@ def slow_escalation(s: Script) -> str:
         parts = 1 if volume < 150 else (2 if volume < 800 else 3)
         for rows in _split(rng, int(volume), parts, 5):
             where = s.usual(day)
-            t = s.at(day, s.working_minute(15, 20))
-            s.add(day, t, "login", {}, where)
-            s.add(day, t + int(rng.uniform(0.5, 6) * MINUTE_US), "export",
+            s.add(day, s.at(day, s.working_minute(15, 20)), "export",
                   s.big_export(day, rows, 0.93, 1.0 + k / len(days)), where)
         final = int(volume)
     return (f"extra exports grow {rate - 1:.0%} per working day over {len(days)} working days, "

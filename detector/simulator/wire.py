@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from functools import cache
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -29,7 +29,7 @@ from detector.simulator.workforce import CHANNELS, FORMATS, Employee, Location
 
 _LOCAL = np.array([local for local, _ in FORMATS])
 _DIGITS = np.array([digits for _, digits in FORMATS])
-_UNITS = ((0, "s"), (3, "ms"), (6, "us"))
+_UNITS: tuple[tuple[int, Literal["s", "ms", "us"]], ...] = ((0, "s"), (3, "ms"), (6, "us"))
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
@@ -39,10 +39,12 @@ def mix64(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.uint64)
     x = (x ^ (x >> np.uint64(30))) * _M1
     x = (x ^ (x >> np.uint64(27))) * _M2
-    return x ^ (x >> np.uint64(31))
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    return mixed
 
 
 def stamps(t: np.ndarray, fmt: np.ndarray, off: np.ndarray) -> list[str]:
+    """RFC 3339 text for each instant in its row's wire format (UTC or local offset)."""
     local = _LOCAL[fmt]
     shifted = t + np.where(local, off.astype(np.int64) * MINUTE_US, 0)
     text = np.empty(len(t), dtype=object)
@@ -50,14 +52,11 @@ def stamps(t: np.ndarray, fmt: np.ndarray, off: np.ndarray) -> list[str]:
     for d, unit in _UNITS:
         mask = digits == d
         if mask.any():
-            text[mask] = np.datetime_as_string(shifted[mask].astype("datetime64[us]"), unit=unit)
-    suffixes = {int(o): offset_suffix(int(o)) for o in np.unique(off[local]).tolist()}
-    out = text.tolist()
-    for i in np.flatnonzero(local).tolist():
-        out[i] += suffixes[int(off[i])]
-    for i in np.flatnonzero(~local).tolist():
-        out[i] += "Z"
-    return out
+            instants = shifted[mask].astype("datetime64[us]")
+            text[mask] = np.datetime_as_string(instants, unit=unit)
+    suffix = {o: offset_suffix(o) for o in np.unique(off).tolist()}
+    return [stamp + (suffix[o] if here else "Z")
+            for stamp, here, o in zip(text.tolist(), local.tolist(), off.tolist(), strict=True)]
 
 
 @dataclass
@@ -88,7 +87,7 @@ def _frag(key: str, value: Any) -> str:
     return f',"{key}":' + orjson.dumps(value).decode()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _geo_frags(city: City) -> tuple[str, str]:
     full, short = Location.at("", city).geo, Location.at("", city).geo_city
     return _frag("geo", full), _frag("geo", short)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ OFFICE, HOME, CARRIER = range(3)
 # Timestamp wire formats: (uses local offset, fractional digits).
 FORMATS: tuple[tuple[bool, int], ...] = (
     (False, 0), (False, 3), (True, 0), (True, 3), (False, 6), (True, 6))
+PRECISION_US = np.array([10 ** (6 - digits) for _, digits in FORMATS], dtype=np.int64)
 # How a client prints its clock: rows are styles, columns the FORMATS above.
 FORMAT_STYLES = np.array([
     [0.85, 0.15, 0.0, 0.0, 0.0, 0.0],
@@ -60,7 +61,7 @@ class Location:
         return Location(ip, city, geo, geo_city)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _city_geo(city: City) -> tuple[dict[str, Any], dict[str, Any]]:
     """Shared per city; events get copies."""
     return ({"country": city.country, "city": city.name, "lat": city.lat, "lon": city.lon},
@@ -137,7 +138,8 @@ class Employee:
 
     @property
     def fmt_p(self) -> np.ndarray:
-        return FORMAT_STYLES[self.fmt_style]
+        style: np.ndarray = FORMAT_STYLES[self.fmt_style]
+        return style
 
     @property
     def tz(self) -> str:
@@ -202,7 +204,7 @@ def _counts(n: int, rng: np.random.Generator) -> list[int]:
                 donor = int(np.argmax(counts))
                 counts[donor] -= 1
                 counts[i] += 1
-    return counts.tolist()
+    return [int(c) for c in counts]
 
 
 def weighted(rng: np.random.Generator, weights: Sequence[float]) -> int:
@@ -352,7 +354,8 @@ def equip(staff: list[Employee], rng: np.random.Generator) -> None:
     """Devices and network locations; needs the final employee numbers."""
     for emp in staff:
         if emp.role.name == "integration":
-            emp.devices = [Device(f"svc-{emp.number}", INTEGRATION)]
+            middleware = API if rng.random() < 0.5 else INTEGRATION
+            emp.devices = [Device(f"svc-{emp.number}", middleware)]
             ip = datacentre_ip(rng)
             emp.locations = [Location.at(ip, emp.office), Location.at(ip, emp.office),
                              Location.at(ip, emp.office)]
@@ -374,29 +377,34 @@ def equip(staff: list[Employee], rng: np.random.Generator) -> None:
 
 
 def assign_managers(staff: list[Employee], rng: np.random.Generator) -> None:
-    """Reps report to a sales manager of their region; everyone else to a lead in their team."""
-    by_key: dict[tuple[str, str], list[Employee]] = {}
+    """Reps report to a sales manager of their region, managers to one head of sales; other
+    teams have a lead per ten people and a head over the leads."""
+    groups: dict[tuple[str, str], list[Employee]] = {}
     for emp in staff:
         group = "sales" if emp.role.department == "Sales" else emp.role.name
         region = TERRITORIES[emp.territories[0]].region if emp.territories else "ALL"
-        by_key.setdefault((group, region), []).append(emp)
+        groups.setdefault((group, region), []).append(emp)
     managers = [e for e in staff if e.role.name == "sales_manager" and e.hire_day == 0]
-    heads: list[Employee] = []
-    for (group, _region), members in by_key.items():
-        established = [e for e in members if e.hire_day == 0] or members
+    chief = managers[0] if managers else None
+    for (group, _region), members in groups.items():
         if group == "sales":
-            leads = [e for e in established if e.role.name == "sales_manager"]
-            lead = leads[0] if leads else (managers[0] if managers else established[0])
-            heads.append(lead)
-        else:
-            lead = established[int(rng.integers(len(established)))]
+            bosses = [e for e in members if e.role.name == "sales_manager" and e.hire_day == 0]
+            bosses = bosses or ([chief] if chief else [])
+            for emp in members:
+                if emp.role.name == "sales_manager":
+                    if chief is not None and emp is not chief:
+                        emp.manager_id = chief.employee_id
+                elif bosses:
+                    emp.manager_id = bosses[int(rng.integers(len(bosses)))].employee_id
+            continue
+        established = [e for e in members if e.hire_day == 0] or members
+        leads = established[:max(1, len(established) // 10)]
+        head, lead_ids = leads[0], {id(e) for e in leads}
         for emp in members:
-            if emp is not lead:
-                emp.manager_id = lead.employee_id
-    top = heads[0] if heads else None
-    for emp in heads:
-        if emp is not top and top is not None and emp.manager_id is None:
-            emp.manager_id = top.employee_id
+            if emp is head:
+                continue
+            boss = head if id(emp) in lead_ids else leads[int(rng.integers(len(leads)))]
+            emp.manager_id = boss.employee_id
 
 
 def working_hours_record(emp: Employee) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""Putting a world together and replaying it day by day in timestamp order.
+"""Putting a world together and replaying it in timestamp order.
 
-Days are planned one at a time and emitted up to a watermark no later day can reach,
-so the in-memory and the streaming paths produce the same events with bounded memory.
+Days are planned a time-zone band at a time and events are emitted up to a watermark no
+later band-day can reach, so the in-memory and the streaming paths produce the same events
+while holding only about a day of compact drafts.
 """
 
 from __future__ import annotations
@@ -44,13 +45,16 @@ CHUNK_ROWS = 100_000
 
 @dataclass
 class World:
+    """A whole world in memory: events in time order, directory versions, ground truth."""
+
     events: list[dict[str, Any]]
     employees: list[dict[str, Any]]
     labels: dict[str, Any]
 
 
 class Generation:
-    """One world being made; :meth:`chunks` yields its events once, in order."""
+    """One world being made. Everything but the events is built up front; the events come
+    once, in order, from :meth:`chunks` or :meth:`encoded`, and the labels after them."""
 
     def __init__(self, config: SimConfig) -> None:
         with collector_paused():
@@ -108,23 +112,27 @@ class Generation:
             yield self.renderer.encode(rows)
 
     def _zones(self) -> list[tuple[int, list[Employee]]]:
-        """Employees by how far east their clocks run (home, or a trip's destination).
+        """Employees by how far east their clocks run (home, or a trip's destination), with
+        each band's largest UTC offset in minutes.
 
-        A zone's day starts at UTC midnight minus its lead; planning zone-days in that order
-        lets the watermark advance a few hours at a time instead of a day.
+        A band's day starts at UTC midnight minus that lead; planning band-days in that order
+        lets the watermark advance a few hours at a time instead of a whole day.
         """
         ordinals = [*self.period.ordinals, self.period.ordinals[-1] + 1]
         leads: dict[str, int] = {}
-        bands: dict[int, list[Employee]] = {}
-        for emp in self.staff:
-            zones = {emp.tz, *(trip.destination.tz for trip in emp.trips)}
-            for tz in zones - leads.keys():
+
+        def lead(tz: str) -> int:
+            if tz not in leads:
                 leads[tz] = max(utc_offset_minutes(tz, o) for o in ordinals)
-            lead = max(leads[tz] for tz in zones)
-            band = 0 if lead >= 5 * 60 else (1 if lead >= -2 * 60 else 2)
-            bands.setdefault(band, []).append(emp)
-        return [(max(max(leads[tz] for tz in {e.tz, *(t.destination.tz for t in e.trips)})
-                     for e in members), members) for _, members in sorted(bands.items())]
+            return leads[tz]
+
+        bands: dict[int, list[tuple[int, Employee]]] = {}
+        for emp in self.staff:
+            ahead = max(lead(tz) for tz in {emp.tz, *(trip.destination.tz for trip in emp.trips)})
+            band = 0 if ahead >= 5 * 60 else (1 if ahead >= -2 * 60 else 2)
+            bands.setdefault(band, []).append((ahead, emp))
+        return [(max(a for a, _ in members), [e for _, e in members])
+                for _, members in sorted(bands.items())]
 
     def _ordered(self) -> Iterator[np.ndarray]:
         if self._done:
