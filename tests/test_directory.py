@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,19 +26,7 @@ from detector.directory import (
 )
 from detector.errors import InvalidRecord
 from detector.events import parse_timestamp
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def contract_file(name: str) -> Path:
-    candidates = [ROOT / "schemas" / name, ROOT.parent / "shared" / "contract" / name]
-    if os.environ.get("CONTRACT_DIR"):
-        candidates.insert(0, Path(os.environ["CONTRACT_DIR"]) / name)
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise AssertionError(f"contract file {name} not found in {candidates}")
-
+from tests.contract import contract_file
 
 SCHEMA = json.loads(contract_file("employee.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FormatChecker())

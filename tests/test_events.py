@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections import Counter
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -33,20 +31,7 @@ from detector.events import (
     parse_event,
     parse_timestamp,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def contract_file(name: str) -> Path:
-    """The contract travels with the repo (schemas/) or sits next to it (shared/contract/)."""
-    candidates = [ROOT / "schemas" / name, ROOT.parent / "shared" / "contract" / name]
-    if os.environ.get("CONTRACT_DIR"):
-        candidates.insert(0, Path(os.environ["CONTRACT_DIR"]) / name)
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise AssertionError(f"contract file {name} not found in {candidates}")
-
+from tests.contract import contract_file
 
 SCHEMA = json.loads(contract_file("access-event.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
