@@ -19,8 +19,17 @@ LOG_SD_FLOOR = 0.35
 SETTLE = 25
 
 
+_HASHES: dict[str, int] = {}
+
+
 def stable_hash(text: str) -> int:
-    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+    """CRC-32 of the text, memoised: devices, IPs and countries repeat all day."""
+    h = _HASHES.get(text)
+    if h is None:
+        if len(_HASHES) >= 1 << 18:
+            _HASHES.clear()
+        h = _HASHES[text] = zlib.crc32(text.encode("utf-8", "surrogatepass"))
+    return h
 
 
 class EWStat:
