@@ -7,13 +7,14 @@ from events that raised nothing).  Releases fall due as event time passes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from detector.actions import Action
 from detector.decisions import IncidentBook, Trigger
-from detector.directory import Directory
+from detector.directory import Directory, EmployeeRecord
 from detector.events import Event
 from detector.scoring import Assessment, Scorer
 from detector.settings import Settings
@@ -47,6 +48,8 @@ class Engine:
         self.glob = PeerBaseline()
         self.watermark = float("-inf")
         self.counters = Counters()
+        # Employee -> (their first directory version, the provisional record from it).
+        self._early: dict[str, tuple[EmployeeRecord, EmployeeRecord]] = {}
         self._alert_at = settings.decisions.alert
 
     def peer(self, group: str) -> PeerBaseline:
@@ -64,6 +67,8 @@ class Engine:
             if self.incidents._expiries and self.incidents._expiries[0][0] <= ev.ts:
                 out.extend(self._count(self.incidents.expire(ev.ts)))
         rec = self.directory.at(ev.employee_id, ev.ts)
+        if rec is None:
+            rec = self._provisional(ev.employee_id)
         emp = self.employees.get(ev.employee_id)
         if emp is None:
             emp = self.employees[ev.employee_id] = EmployeeBaseline()
@@ -83,16 +88,34 @@ class Engine:
             out.extend(self._count(self.incidents.decide(self._trigger(ev, rec, assessment))))
         return out
 
+    def _provisional(self, employee_id: str) -> EmployeeRecord | None:
+        """Who an employee is before their first directory version takes effect.
+
+        HR exports are often dated after the activity they describe.  Before an
+        employee's first version we assume their role, territories and hours
+        from it, but as an active employee: a status is never applied early.
+        """
+        versions = self.directory.versions(employee_id)
+        if not versions:
+            return None
+        first = versions[0]
+        got = self._early.get(employee_id)
+        if got is None or got[0] is not first:
+            early = dataclasses.replace(
+                first, status="active", notice_date=None, last_day=None,
+                warnings=(*first.warnings, "provisional: before the first directory version"),
+            )
+            got = self._early[employee_id] = (first, early)
+        return got[1]
+
     def release(
         self, employee_id: str, reason: str = "analyst", at: float | None = None
     ) -> list[Action]:
         when = self.watermark if at is None else at
         return self._count(self.incidents.release(employee_id, reason, when))
 
-    def _trigger(self, ev: Event, rec: object, a: Assessment) -> Trigger:
-        from detector.directory import EmployeeRecord
-
-        r = rec if isinstance(rec, EmployeeRecord) else None
+    def _trigger(self, ev: Event, rec: EmployeeRecord | None, a: Assessment) -> Trigger:
+        r = rec
         status = r.status if r is not None else "unknown"
         who = ev.employee_id
         if r is not None:

@@ -215,3 +215,24 @@ def test_one_odd_night_is_not_learned_as_normal(hour: int) -> None:
     mine = alerts_for(actions, eid)
     assert len(mine) == 1 and "off_hours" in codes(mine)
     assert mine[0].event_ids[0] != ""
+
+
+def test_directory_dated_after_the_activity_is_used_provisionally() -> None:
+    """An HR export dated after the events still gives hours and territories,
+    but never applies a status early."""
+    w, ids = history()
+    late = START + timedelta(days=60)
+    w.records = [r for r in w.records if r["employee_id"] != ids[0]]
+    w.add(employee(ids[0], updated=late))
+    w.add(employee(ids[1], updated=late, status="terminated"))
+    w.records = [r for r in w.records
+                 if not (r["employee_id"] == ids[1] and r["status"] == "active")]
+    w.event(ids[0], at(SCENARIO_DAY, 2, 14), "export", 4812,
+            {"DE-North": 612, "FR-Paris": 2100, "UK-London": 2100})
+    actions, engine = w.run()
+    assert engine.counters.unknown_employees == 0
+    mine = alerts_for(actions, ids[0])
+    assert mine and {"off_hours", "out_of_territory"} <= codes(mine)
+    assert "unknown_employee" not in codes(mine)
+    # The terminated record only takes effect from its own date.
+    assert alerts_for(actions, ids[1]) == []
