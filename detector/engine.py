@@ -77,7 +77,6 @@ class Engine:
             peer = self.glob
         else:
             peer = self.peer(rec.peer_group)
-            peer.members.add(ev.employee_id)
         scorer = self.scorer
         obs = scorer.observe(ev, rec, emp, peer, self.glob)
         assessment = scorer.assess(obs, emp, peer, self.glob)

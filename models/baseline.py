@@ -19,8 +19,8 @@ from river import base, stats
 from models.stats import DistinctCounter, EWStat, HourProfile, RecentSet, WindowSum
 
 # Learning rates.  Own baselines forget in about 20 observations; the anchor
-# remembers about 100 and may rise by at most ``ANCHOR_RISE`` (log units) per
-# observation, i.e. roughly a third per month for a few exports a day.
+# remembers about 100 and, once settled, moves by at most ``ANCHOR_RISE`` (log
+# units) per observation: a fifth in a month of one export a day.
 OWN_ALPHA = 0.05
 ANCHOR_ALPHA = 0.01
 ANCHOR_RISE = 0.006
@@ -101,14 +101,13 @@ class PeerBaseline(_VolumeBaseline):
     month-end in finance reads as a collective pattern, not twelve insiders.
     """
 
-    __slots__ = ("elevated", "exporters", "members", "q99")
+    __slots__ = ("elevated", "exporters", "q99")
 
     # How far back "the group is doing this too" looks.
     SURGE_WINDOW = 86400.0
 
     def __init__(self, alpha: float = PEER_ALPHA) -> None:
         super().__init__(alpha)
-        self.members: set[str] = set()
         # What the busiest 1% of the group's actions, hours and days move
         # (log1p rows): the ceiling of "normal for this job".
         self.q99 = {key: stats.Quantile(0.99) for key in _PEAK_KEYS}
