@@ -14,6 +14,7 @@ insider cannot teach the baseline they are judged by.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -741,14 +742,10 @@ def _place(ev: Event) -> str:
 
 
 def _date_of(ts: float) -> str:
-    import time
-
     return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
 def _local_date(obs: Observation) -> str:
-    import time
-
     return time.strftime("%Y-%m-%d", time.gmtime(obs.abs_hour * 3600))
 
 
