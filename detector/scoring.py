@@ -152,7 +152,8 @@ class Scorer:
             emp.hour_rows += rows
             emp.day_rows += rows
             emp.day_actions += 1
-            obs.actions_today = emp.day_actions
+            emp.w24n.update(ev.ts, 1)
+            obs.actions_today = round(emp.w24n.get_at(ev.ts))
             emp.w1h.update(ev.ts, rows)
             emp.w24h.update(ev.ts, rows)
             obs.rows_1h = emp.w1h.get_at(ev.ts)
@@ -382,17 +383,22 @@ class Scorer:
                     continue  # one big action is the per-action check's business
                 band, is_cold = self._band(key, ev.ts, emp, peer, glob, ordinary)
                 excess = (math.log1p(q) - band) / LN2 - tolerance
-                if best is None or excess > best[0]:
-                    best = (excess, key, q, band)
+                per = (
+                    s.points_per_doubling_actions if key == "actions_24h"
+                    else s.points_per_doubling
+                )
+                # The strongest quantity speaks: compared in points, since a
+                # doubling of actions weighs more than a doubling of rows.
+                if best is None or per * excess > best[0]:
+                    best = (per * excess, key, q, band)
                     cold = is_cold
             # Own-only excess for the peer group's surge detector.
             if emp.rows.n >= s.own_warmup:
                 obs.own_excess = (math.log1p(rows) - emp.band("rows", s.k_band)) / LN2
         volume = 0.0
         if best is not None and best[0] > 0:
-            excess, key, q, band = best
-            per = s.points_per_doubling_actions if key == "actions_24h" else s.points_per_doubling
-            volume = min(s.volume_cap, per * excess)
+            raw_points, key, q, band = best
+            volume = min(s.volume_cap, raw_points)
             usual = math.expm1(band)
             basis = "peer group" if cold else "own baseline"
             if key == "rows":
@@ -401,7 +407,7 @@ class Scorer:
                 text = f"{_n(q)} rows out in the last hour; usual up to {_n(usual)} ({basis})"
             elif key == "actions_24h":
                 text = (
-                    f"{_n(q)} data-out actions today ({_n(obs.rows_24h)} rows in 24 h); "
+                    f"{_n(q)} data-out actions in 24 h ({_n(obs.rows_24h)} rows); "
                     f"usual up to {_n(usual)} a day ({basis})"
                 )
             else:

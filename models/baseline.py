@@ -192,6 +192,7 @@ class EmployeeBaseline(_VolumeBaseline):
         "viewed",
         "w1h",
         "w24h",
+        "w24n",
     )
 
     HOUR_FLAGGED = 1
@@ -216,6 +217,9 @@ class EmployeeBaseline(_VolumeBaseline):
         self.oot = EWStat(0.05, clip=math.inf)
         self.w1h = WindowSum(300, 12)
         self.w24h = WindowSum(3600, 24)
+        # Data-out actions in the last 24 h: a rolling count, so a run of chunks
+        # is not cut in two by local midnight.
+        self.w24n = WindowSum(3600, 24)
         # Rows out in the current local hour / day, learned when it closes.
         self.hour_key = -1
         self.hour_rows = 0.0
