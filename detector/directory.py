@@ -14,7 +14,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,16 +31,12 @@ ALL_TERRITORIES = "*"
 
 _DAY_NUMBER = {name: i for i, name in enumerate(DAYS)}
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _ABSENT: Any = object()
 _UNKNOWN_ZONE: Any = object()
 # Zone name -> resolved zone (None for UTC) or _UNKNOWN_ZONE; bounded because
 # names arrive from outside.
 _ZONES: dict[str, Any] = {"UTC": None, "Etc/UTC": None}
 _ZONE_CACHE_LIMIT = 4096
-# datetime cannot go below year 1 or above 9999 in any zone.
-_MIN_TS = (date(1, 1, 2).toordinal() - _EPOCH_ORDINAL) * 86400.0
-_MAX_TS = (date(9999, 12, 30).toordinal() - _EPOCH_ORDINAL) * 86400.0
 
 
 @dataclass(slots=True)
@@ -399,36 +395,3 @@ def load_jsonl(
 
 # --------------------------------------------------------------------------
 # time in the employee's zone
-
-
-def local_time(record: EmployeeRecord | None, ts: float) -> datetime:
-    """The instant ``ts`` on the employee's wall clock (UTC without a record or zone).
-
-    Instants beyond what datetime can show in every zone (before year 1 or
-    after 9999, both schema-valid) are pinned to those limits.
-    """
-    tz = record.tz if record is not None else None
-    if not _MIN_TS <= ts <= _MAX_TS:
-        ts = _MIN_TS if ts < _MAX_TS else _MAX_TS
-    return datetime.fromtimestamp(ts, tz if tz is not None else UTC)
-
-
-def is_working_time(record: EmployeeRecord, local_dt: datetime) -> bool | None:
-    """Whether a local time is inside the directory's working hours; None when it gives none.
-
-    A shift that ends at or before it starts runs past midnight and belongs to
-    the day it started, so Friday 22:00-06:00 covers Saturday 03:00.
-    """
-    days = record.working_days
-    start, end = record.work_start, record.work_end
-    weekday = local_dt.weekday()
-    if start is None or end is None:
-        return None if days is None else weekday in days
-    minute = local_dt.hour * 60 + local_dt.minute
-    if start < end:
-        return start <= minute < end and (days is None or weekday in days)
-    if minute >= start:
-        return days is None or weekday in days
-    if minute < end:
-        return days is None or (weekday - 1) % 7 in days
-    return False

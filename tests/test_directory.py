@@ -17,15 +17,14 @@ from detector.directory import (
     DAYS,
     Directory,
     EmployeeRecord,
-    is_working_time,
     load_jsonl,
-    local_time,
     parse_date,
     parse_employee,
     resolve_zone,
 )
 from detector.errors import InvalidRecord
 from detector.events import parse_timestamp
+from detector.features import in_working_hours, local_clock
 from tests.contract import contract_file
 
 SCHEMA = json.loads(contract_file("employee.schema.json").read_text())
@@ -450,13 +449,18 @@ def test_load_jsonl_reports_rejects_with_line_numbers(tmp_path: Path) -> None:
 # local time and working hours
 
 
+def _hour(rec: EmployeeRecord | None, ts: float) -> int:
+    """The employee's local hour of day at ``ts``."""
+    return local_clock(rec.tz if rec is not None else None, ts)[0] % 24
+
+
 def test_local_time_follows_the_zone_and_dst() -> None:
     r = parse_employee({"employee_id": "E", "updated_at": "2026-01-01T00:00:00Z",
                         "status": "active", "timezone": "Europe/Berlin"})
-    winter = local_time(r, datetime(2026, 1, 15, 12, tzinfo=UTC).timestamp())
-    summer = local_time(r, datetime(2026, 7, 15, 12, tzinfo=UTC).timestamp())
-    assert (winter.hour, summer.hour) == (13, 14)
-    assert local_time(None, 0.0) == datetime(1970, 1, 1, tzinfo=UTC)
+    winter = _hour(r, datetime(2026, 1, 15, 12, tzinfo=UTC).timestamp())
+    summer = _hour(r, datetime(2026, 7, 15, 12, tzinfo=UTC).timestamp())
+    assert (winter, summer) == (13, 14)
+    assert local_clock(None, 0.0) == (0, 3 * 24, 0)  # 1970-01-01 was a Thursday
 
 
 def test_local_time_at_the_edges_of_time() -> None:
@@ -465,7 +469,13 @@ def test_local_time_at_the_edges_of_time() -> None:
     for text in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"):
         ts = parse_timestamp(text)
         assert ts is not None
-        assert 1 <= local_time(r, ts).year <= 9999
+        assert 0 <= _hour(r, ts) <= 23
+
+
+def is_working_time(rec: EmployeeRecord, when: datetime) -> bool | None:
+    """The directory's answer for a local wall-clock time, with no margin."""
+    return in_working_hours(rec, when.weekday() * 24 + when.hour,
+                            when.hour * 60 + when.minute, 0)
 
 
 def _shift(start: str, end: str, days: list[str] | None = None) -> EmployeeRecord:
