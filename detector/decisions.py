@@ -124,6 +124,11 @@ class IncidentBook:
             out.append(act)
         return out
 
+    @property
+    def next_expiry(self) -> float:
+        """When the earliest pending freeze expires (infinity when none is)."""
+        return self._expiries[0][0] if self._expiries else float("inf")
+
     def expire(self, watermark: float) -> list[Action]:
         """Releases for freezes whose TTL has passed in event time."""
         out: list[Action] = []

@@ -64,7 +64,7 @@ class Engine:
         out: list[Action] = []
         if ev.ts > self.watermark:
             self.watermark = ev.ts
-            if self.incidents._expiries and self.incidents._expiries[0][0] <= ev.ts:
+            if self.incidents.next_expiry <= ev.ts:
                 out.extend(self._count(self.incidents.expire(ev.ts)))
         rec = self.directory.at(ev.employee_id, ev.ts)
         if rec is None:

@@ -59,6 +59,9 @@ class Observation:
     actions_today: int = 0
     viewed: float = 0.0
     oot_share: float | None = None
+    # The busiest territories outside the employee's, and what counted as theirs.
+    oot_top: list[str] | None = None
+    own_territories: frozenset[str] | list[str] | None = None
     # Doublings above the employee's own usual range (None: no own history).
     own_excess: float | None = None
     cusum: float = 0.0
@@ -161,7 +164,8 @@ class Scorer:
             own = self._own_territories(rec, emp)
             got = outside_share(ev.territories, own)
             if got is not None:
-                obs.oot_share = got[0]
+                obs.oot_share, obs.oot_top = got
+                obs.own_territories = own
         elif ev.action == "view":
             viewed = emp.viewed
             hour = int(ev.ts // 3600)
@@ -508,10 +512,8 @@ class Scorer:
                 outside_rows = obs.oot_share * rows
                 size = min(1.0, math.log1p(outside_rows) / math.log1p(2 * s.min_rows))
                 territory = s.territory_points * excess_share / (1 - base) * size
-                own = self._own_territories(rec, emp)
+                own = obs.own_territories
                 own_txt = ", ".join(sorted(own)[:3]) if own else "own territories"
-                got = outside_share(ev.territories, own)
-                top_out = got[1] if got else []
                 reasons.append(
                     Reason(
                         "out_of_territory",
@@ -521,7 +523,7 @@ class Scorer:
                         {
                             "share_outside": round(obs.oot_share, 3),
                             "usual_share_outside": round(usual_share, 3),
-                            "outside_territories": top_out,
+                            "outside_territories": obs.oot_top or [],
                         },
                     )
                 )
