@@ -25,7 +25,7 @@ from detector.directory import (
 from detector.errors import InvalidRecord
 from detector.events import parse_timestamp
 from detector.features import in_working_hours, local_clock
-from tests.contract import contract_file
+from tests.contract import contract_file, drop, set_at
 
 SCHEMA = json.loads(contract_file("employee.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
@@ -230,56 +230,37 @@ def test_impossible_but_schema_valid_hours(
         assert r.working_days == frozenset({5})
 
 
-def _set(path: tuple[str, ...], value: Any) -> Any:
-    def apply(doc: dict[str, Any]) -> dict[str, Any]:
-        node: Any = doc
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = value
-        return doc
-
-    return apply
-
-
-def _drop(name: str) -> Any:
-    def apply(doc: dict[str, Any]) -> dict[str, Any]:
-        del doc[name]
-        return doc
-
-    return apply
-
-
 MUTATIONS: list[tuple[str, str, Any]] = [
-    *[(f, "missing_field", _drop(f)) for f in ("employee_id", "updated_at", "status")],
-    ("employee_id", "bad_length", _set(("employee_id",), "")),
-    ("employee_id", "bad_length", _set(("employee_id",), SECRET * 10)),
-    ("employee_id", "wrong_type", _set(("employee_id",), 1042)),
-    ("updated_at", "bad_timestamp", _set(("updated_at",), "2026-11-01T08:00:00")),
-    ("updated_at", "bad_timestamp", _set(("updated_at",), SECRET)),
-    ("updated_at", "wrong_type", _set(("updated_at",), None)),
-    ("status", "bad_enum", _set(("status",), SECRET)),
-    ("status", "wrong_type", _set(("status",), True)),
-    ("notice_date", "bad_date", _set(("notice_date",), "2026-02-30")),
-    ("notice_date", "bad_date", _set(("notice_date",), "2026-2-3")),
-    ("last_day", "bad_date", _set(("last_day",), "2026-11-30T00:00:00Z")),
-    ("last_day", "wrong_type", _set(("last_day",), 20261130)),
-    ("role", "wrong_type", _set(("role",), None)),
-    ("department", "wrong_type", _set(("department",), ["sales"])),
-    ("peer_group", "wrong_type", _set(("peer_group",), 3)),
-    ("manager_id", "wrong_type", _set(("manager_id",), {})),
-    ("territories", "wrong_type", _set(("territories",), "DE")),
-    ("territories[1]", "wrong_type", _set(("territories",), ["DE", 4])),
-    ("timezone", "wrong_type", _set(("timezone",), 1)),
-    ("working_hours", "wrong_type", _set(("working_hours",), "9-5")),
-    ("working_hours.days", "wrong_type", _set(("working_hours", "days"), "mon")),
-    ("working_hours.days[1]", "bad_enum", _set(("working_hours", "days"), ["mon", SECRET])),
-    ("working_hours.days[0]", "bad_enum", _set(("working_hours", "days"), ["Mon"])),
-    ("working_hours.start", "bad_time", _set(("working_hours", "start"), "9:00")),
-    ("working_hours.start", "bad_time", _set(("working_hours", "start"), "09:60")),
-    ("working_hours.start", "bad_time", _set(("working_hours", "start"), "31:00")),
-    ("working_hours.end", "bad_time", _set(("working_hours", "end"), "17:00:00")),
-    ("working_hours.end", "bad_time", _set(("working_hours", "end"), "17:00\n")),
-    ("working_hours.end", "wrong_type", _set(("working_hours", "end"), 1700)),
+    *[(f, "missing_field", drop(f)) for f in ("employee_id", "updated_at", "status")],
+    ("employee_id", "bad_length", set_at(("employee_id",), "")),
+    ("employee_id", "bad_length", set_at(("employee_id",), SECRET * 10)),
+    ("employee_id", "wrong_type", set_at(("employee_id",), 1042)),
+    ("updated_at", "bad_timestamp", set_at(("updated_at",), "2026-11-01T08:00:00")),
+    ("updated_at", "bad_timestamp", set_at(("updated_at",), SECRET)),
+    ("updated_at", "wrong_type", set_at(("updated_at",), None)),
+    ("status", "bad_enum", set_at(("status",), SECRET)),
+    ("status", "wrong_type", set_at(("status",), True)),
+    ("notice_date", "bad_date", set_at(("notice_date",), "2026-02-30")),
+    ("notice_date", "bad_date", set_at(("notice_date",), "2026-2-3")),
+    ("last_day", "bad_date", set_at(("last_day",), "2026-11-30T00:00:00Z")),
+    ("last_day", "wrong_type", set_at(("last_day",), 20261130)),
+    ("role", "wrong_type", set_at(("role",), None)),
+    ("department", "wrong_type", set_at(("department",), ["sales"])),
+    ("peer_group", "wrong_type", set_at(("peer_group",), 3)),
+    ("manager_id", "wrong_type", set_at(("manager_id",), {})),
+    ("territories", "wrong_type", set_at(("territories",), "DE")),
+    ("territories[1]", "wrong_type", set_at(("territories",), ["DE", 4])),
+    ("timezone", "wrong_type", set_at(("timezone",), 1)),
+    ("working_hours", "wrong_type", set_at(("working_hours",), "9-5")),
+    ("working_hours.days", "wrong_type", set_at(("working_hours", "days"), "mon")),
+    ("working_hours.days[1]", "bad_enum", set_at(("working_hours", "days"), ["mon", SECRET])),
+    ("working_hours.days[0]", "bad_enum", set_at(("working_hours", "days"), ["Mon"])),
+    ("working_hours.start", "bad_time", set_at(("working_hours", "start"), "9:00")),
+    ("working_hours.start", "bad_time", set_at(("working_hours", "start"), "09:60")),
+    ("working_hours.start", "bad_time", set_at(("working_hours", "start"), "31:00")),
+    ("working_hours.end", "bad_time", set_at(("working_hours", "end"), "17:00:00")),
+    ("working_hours.end", "bad_time", set_at(("working_hours", "end"), "17:00\n")),
+    ("working_hours.end", "wrong_type", set_at(("working_hours", "end"), 1700)),
 ]
 
 

@@ -31,7 +31,7 @@ from detector.events import (
     parse_event,
     parse_timestamp,
 )
-from tests.contract import contract_file
+from tests.contract import contract_file, drop, set_at
 
 SCHEMA = json.loads(contract_file("access-event.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
@@ -371,76 +371,57 @@ def test_dict_input_is_not_aliased() -> None:
 # (b) invalid documents name the field at fault
 
 
-def _set(path: tuple[Any, ...], value: Any) -> Any:
-    def apply(doc: dict[str, Any]) -> dict[str, Any]:
-        node: Any = doc
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
-        return doc
-
-    return apply
-
-
-def _drop(name: str) -> Any:
-    def apply(doc: dict[str, Any]) -> dict[str, Any]:
-        del doc[name]
-        return doc
-
-    return apply
-
-
 # (field reported, code, how to break the example export event)
 MUTATIONS: list[tuple[str, str, Any]] = [
-    *[(f, "missing_field", _drop(f)) for f in ("event_id", "timestamp", "employee_id", "action")],
-    ("event_id", "bad_length", _set(("event_id",), "")),
-    ("event_id", "bad_length", _set(("event_id",), SECRET * 20)),
-    ("event_id", "wrong_type", _set(("event_id",), 17)),
-    ("employee_id", "wrong_type", _set(("employee_id",), None)),
-    ("timestamp", "wrong_type", _set(("timestamp",), 1795313647)),
-    ("timestamp", "bad_timestamp", _set(("timestamp",), "2026-11-22T02:14:07")),
-    ("timestamp", "bad_timestamp", _set(("timestamp",), SECRET)),
-    ("action", "bad_enum", _set(("action",), SECRET)),
-    ("action", "wrong_type", _set(("action",), ["view"])),
-    ("object_type", "wrong_type", _set(("object_type",), 3)),
-    ("object_type", "wrong_type", _set(("object_type",), None)),
-    ("record_count", "wrong_type", _set(("record_count",), True)),
-    ("record_count", "wrong_type", _set(("record_count",), "12")),
-    ("record_count", "wrong_type", _set(("record_count",), 1.5)),
-    ("record_count", "out_of_range", _set(("record_count",), -1)),
-    ("record_count", "out_of_range", _set(("record_count",), -(2**70))),
-    ("customers", "wrong_type", _set(("customers",), {"id": "a"})),
-    ("customers[1]", "wrong_type", _set(("customers",), [{"id": "a"}, "b"])),
-    ("customers[0].id", "missing_field", _set(("customers",), [{"tier": "low"}])),
-    ("customers[0].id", "wrong_type", _set(("customers",), [{"id": 5}])),
+    *[(f, "missing_field", drop(f)) for f in ("event_id", "timestamp", "employee_id", "action")],
+    ("event_id", "bad_length", set_at(("event_id",), "")),
+    ("event_id", "bad_length", set_at(("event_id",), SECRET * 20)),
+    ("event_id", "wrong_type", set_at(("event_id",), 17)),
+    ("employee_id", "wrong_type", set_at(("employee_id",), None)),
+    ("timestamp", "wrong_type", set_at(("timestamp",), 1795313647)),
+    ("timestamp", "bad_timestamp", set_at(("timestamp",), "2026-11-22T02:14:07")),
+    ("timestamp", "bad_timestamp", set_at(("timestamp",), SECRET)),
+    ("action", "bad_enum", set_at(("action",), SECRET)),
+    ("action", "wrong_type", set_at(("action",), ["view"])),
+    ("object_type", "wrong_type", set_at(("object_type",), 3)),
+    ("object_type", "wrong_type", set_at(("object_type",), None)),
+    ("record_count", "wrong_type", set_at(("record_count",), True)),
+    ("record_count", "wrong_type", set_at(("record_count",), "12")),
+    ("record_count", "wrong_type", set_at(("record_count",), 1.5)),
+    ("record_count", "out_of_range", set_at(("record_count",), -1)),
+    ("record_count", "out_of_range", set_at(("record_count",), -(2**70))),
+    ("customers", "wrong_type", set_at(("customers",), {"id": "a"})),
+    ("customers[1]", "wrong_type", set_at(("customers",), [{"id": "a"}, "b"])),
+    ("customers[0].id", "missing_field", set_at(("customers",), [{"tier": "low"}])),
+    ("customers[0].id", "wrong_type", set_at(("customers",), [{"id": 5}])),
     ("customers[2].tier", "bad_enum",
-     _set(("customers",), [{"id": "a"}, {"id": "b"}, {"id": "c", "tier": SECRET}])),
-    ("customers[0].territory", "wrong_type", _set(("customers",), [{"id": "a", "territory": 1}])),
+     set_at(("customers",), [{"id": "a"}, {"id": "b"}, {"id": "c", "tier": SECRET}])),
+    ("customers[0].territory", "wrong_type", set_at(("customers",), [{"id": "a", "territory": 1}])),
     ("customers[0].territory", "wrong_type",
-     _set(("customers",), [{"id": "a", "territory": None}])),
-    ("territories", "wrong_type", _set(("territories",), [1, 2])),
-    ("territories.DE-North", "out_of_range", _set(("territories", "DE-North"), -5)),
-    ("territories.DE-North", "wrong_type", _set(("territories", "DE-North"), False)),
-    ("territories.DE-North", "wrong_type", _set(("territories", "DE-North"), "612")),
-    ("territories.DE-North", "wrong_type", _set(("territories", "DE-North"), 0.5)),
-    ("tiers", "bad_enum", _set(("tiers", SECRET), 1)),
-    ("tiers.high", "out_of_range", _set(("tiers", "high"), -1)),
-    ("tiers", "wrong_type", _set(("tiers",), "high")),
-    ("geo", "wrong_type", _set(("geo",), SECRET)),
-    ("geo.lat", "out_of_range", _set(("geo", "lat"), 90.0001)),
-    ("geo.lat", "wrong_type", _set(("geo", "lat"), "53.5")),
-    ("geo.lat", "wrong_type", _set(("geo", "lat"), True)),
-    ("geo.lon", "out_of_range", _set(("geo", "lon"), -181)),
-    ("geo.lon", "wrong_type", _set(("geo", "lon"), None)),
-    ("geo.country", "wrong_type", _set(("geo", "country"), 49)),
-    ("geo.city", "wrong_type", _set(("geo", "city"), ["Hamburg"])),
-    ("source_ip", "wrong_type", _set(("source_ip",), 10)),
-    ("device_id", "wrong_type", _set(("device_id",), {})),
-    ("session_id", "wrong_type", _set(("session_id",), False)),
-    ("channel", "bad_enum", _set(("channel",), SECRET)),
-    ("channel", "wrong_type", _set(("channel",), 1)),
-    ("bytes", "out_of_range", _set(("bytes",), -1)),
-    ("bytes", "wrong_type", _set(("bytes",), True)),
+     set_at(("customers",), [{"id": "a", "territory": None}])),
+    ("territories", "wrong_type", set_at(("territories",), [1, 2])),
+    ("territories.DE-North", "out_of_range", set_at(("territories", "DE-North"), -5)),
+    ("territories.DE-North", "wrong_type", set_at(("territories", "DE-North"), False)),
+    ("territories.DE-North", "wrong_type", set_at(("territories", "DE-North"), "612")),
+    ("territories.DE-North", "wrong_type", set_at(("territories", "DE-North"), 0.5)),
+    ("tiers", "bad_enum", set_at(("tiers", SECRET), 1)),
+    ("tiers.high", "out_of_range", set_at(("tiers", "high"), -1)),
+    ("tiers", "wrong_type", set_at(("tiers",), "high")),
+    ("geo", "wrong_type", set_at(("geo",), SECRET)),
+    ("geo.lat", "out_of_range", set_at(("geo", "lat"), 90.0001)),
+    ("geo.lat", "wrong_type", set_at(("geo", "lat"), "53.5")),
+    ("geo.lat", "wrong_type", set_at(("geo", "lat"), True)),
+    ("geo.lon", "out_of_range", set_at(("geo", "lon"), -181)),
+    ("geo.lon", "wrong_type", set_at(("geo", "lon"), None)),
+    ("geo.country", "wrong_type", set_at(("geo", "country"), 49)),
+    ("geo.city", "wrong_type", set_at(("geo", "city"), ["Hamburg"])),
+    ("source_ip", "wrong_type", set_at(("source_ip",), 10)),
+    ("device_id", "wrong_type", set_at(("device_id",), {})),
+    ("session_id", "wrong_type", set_at(("session_id",), False)),
+    ("channel", "bad_enum", set_at(("channel",), SECRET)),
+    ("channel", "wrong_type", set_at(("channel",), 1)),
+    ("bytes", "out_of_range", set_at(("bytes",), -1)),
+    ("bytes", "wrong_type", set_at(("bytes",), True)),
 ]
 
 
