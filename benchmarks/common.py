@@ -35,9 +35,9 @@ def run_replay(
     settings = settings or Settings()
     directory, _, _ = load_directory(iter_lines(str(path / "employees.jsonl")))
     lines: list[bytes] = []
-    summary, engine = replay(settings, iter_lines(str(path / "events.jsonl")), directory,
-                             lines.append, clock=lambda: 0.0)
-    return summary, engine, [orjson.loads(x) for x in lines]
+    summary, engines = replay(settings, iter_lines(str(path / "events.jsonl")), directory,
+                              lines.append, clock=lambda: 0.0)
+    return summary, engines[0], [orjson.loads(x) for x in lines]
 
 
 def labels(path: Path) -> dict[str, Any]:

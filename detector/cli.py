@@ -1,4 +1,4 @@
-"""``insider-detector``: replay, simulate, and (with the service) run."""
+"""The core's commands (replay, simulate); ``consumers.cli`` adds those that need Kafka."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from detector.replay import load_directory, open_binary_out, reject_writer, replay
 
     settings = _settings(args)
+    if args.partitions < 1:
+        print("error: --partitions must be at least 1", file=sys.stderr)
+        return 2
     rejects_out = open(args.rejects, "wb") if args.rejects else sys.stderr.buffer  # noqa: SIM115
     try:
         if args.directory == "-" and args.events == "-":
@@ -47,6 +50,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 write,
                 reject_writer(rejects_out, "events"),
                 progress=sys.stderr,
+                partitions=args.partitions,
             )
         finally:
             if out is not sys.stdout.buffer:
@@ -104,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--summary-json", help="also write the summary as JSON here")
     rp.add_argument("--print-alerts", action="store_true",
                     help="also print a readable line per action on stderr")
+    rp.add_argument("--partitions", type=int, default=1,
+                    help="score as the service does on a topic with this many partitions "
+                         "(baselines per partition; default 1)")
     rp.add_argument("--config", help="settings file (TOML)")
     rp.set_defaults(func=cmd_replay)
 
@@ -114,7 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    return run_command(build_parser(), argv)
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -124,6 +124,16 @@ class IncidentBook:
             out.append(act)
         return out
 
+    def state(self) -> tuple[dict[str, Incident], list[tuple[float, str, str]]]:
+        return self.open, self._expiries
+
+    def load_state(
+        self, state: tuple[dict[str, Incident], list[tuple[float, str, str]]]
+    ) -> None:
+        self.open, expiries = state
+        self._expiries = list(expiries)
+        heapq.heapify(self._expiries)
+
     @property
     def next_expiry(self) -> float:
         """When the earliest pending freeze expires (infinity when none is)."""

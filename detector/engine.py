@@ -9,18 +9,48 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from detector.actions import Action
+from detector.actions import Action, derive_id
 from detector.decisions import IncidentBook, Trigger
 from detector.directory import Directory, EmployeeRecord
 from detector.events import Event
-from detector.scoring import Assessment, Scorer
+from detector.scoring import Assessment, Observation, Scorer
 from detector.settings import Settings
 from models.baseline import EmployeeBaseline, PeerBaseline
 
 GLOBAL_GROUP = "*"
+# How many refused events per employee stay available to a false-positive verdict.
+REFUSED_KEPT = 4
+
+
+@dataclass(slots=True)
+class Refusal:
+    event_id: str
+    obs: Observation
+    cold_start: bool
+    codes: tuple[str, ...]
+    peer_group: str | None
+
+
+@dataclass(slots=True)
+class EmployeeState:
+    """What a checkpoint holds for one employee."""
+
+    baseline: EmployeeBaseline
+    refused: list[Refusal]
+    suppressed: dict[str, float]
+
+
+def _for_state(obs: Observation) -> Observation:
+    """Learning later needs counts, not customer ids or the directory record."""
+    ev = obs.ev
+    if ev.customer_ids:
+        ev = dataclasses.replace(ev, customer_ids=())
+    return dataclasses.replace(obs, ev=ev, rec=None)
 
 
 @dataclass(slots=True)
@@ -51,6 +81,14 @@ class Engine:
         # Employee -> (their first directory version, the provisional record from it).
         self._early: dict[str, tuple[EmployeeRecord, EmployeeRecord]] = {}
         self._alert_at = settings.decisions.alert
+        # Employee -> {reason code: suppressed until (event time)}, from analysts'
+        # false-positive verdicts.
+        self.suppressed: dict[str, dict[str, float]] = {}
+        # Employee -> the last few events that raised something and were kept out
+        # of the baseline, so that a false-positive verdict can let it learn them.
+        self.refused: dict[str, deque[Refusal]] = {}
+        # Employees whose state changed since the last call to take_dirty().
+        self.dirty: set[str] = set()
 
     def peer(self, group: str) -> PeerBaseline:
         p = self.peers.get(group)
@@ -78,14 +116,117 @@ class Engine:
         else:
             peer = self.peer(rec.peer_group)
         scorer = self.scorer
+        self.dirty.add(ev.employee_id)
         obs = scorer.observe(ev, rec, emp, peer, self.glob)
         assessment = scorer.assess(obs, emp, peer, self.glob)
+        if self.suppressed and ev.employee_id in self.suppressed:
+            assessment = self._suppress(ev, assessment)
         suspicious = assessment.score >= self._alert_at
         scorer.learn(obs, emp, peer, self.glob, suspicious, assessment.cold_start)
         if suspicious:
             scorer.note_elevated(obs, peer)
+            kept = self.refused.setdefault(ev.employee_id, deque(maxlen=REFUSED_KEPT))
+            kept.append(Refusal(
+                ev.event_id, _for_state(obs), assessment.cold_start,
+                tuple(r.code for r in assessment.reasons if r.points > 0),
+                None if rec is None else rec.peer_group,
+            ))
             out.extend(self._count(self.incidents.decide(self._trigger(ev, rec, assessment))))
         return out
+
+    def _suppress(self, ev: Event, a: Assessment) -> Assessment:
+        """Drop the points of patterns an analyst called a false positive."""
+        codes = self.suppressed[ev.employee_id]
+        live = {c: t for c, t in codes.items() if t > ev.ts}
+        if len(live) != len(codes):
+            if live:
+                self.suppressed[ev.employee_id] = live
+            else:
+                del self.suppressed[ev.employee_id]
+        if not live or not any(r.code in live and r.points > 0 for r in a.reasons):
+            return a
+        kept = [r for r in a.reasons if not (r.code in live and r.points > 0)]
+        total = sum(r.points for r in kept)
+        return Assessment(round(min(100.0, max(0.0, total))), kept, a.cold_start)
+
+    def false_positive(
+        self, employee_id: str, action_id: str, until: float | None = None
+    ) -> list[Action]:
+        """An analyst's verdict on an alert or freeze of this employee.
+
+        The reason codes behind it are suppressed for the employee until
+        ``until`` (event time; default: the configured span past the
+        watermark), the refused event is learned after all, and an active
+        freeze is released.  An action id not among the last few refusals
+        changes nothing.
+        """
+        kept = self.refused.get(employee_id)
+        found = None
+        for item in kept or ():
+            if action_id in (derive_id("alert", item.event_id), derive_id("freeze", item.event_id)):
+                found = item
+                break
+        if kept is None or found is None:
+            return []
+        kept.remove(found)
+        self.dirty.add(employee_id)
+        obs, group = found.obs, found.peer_group
+        emp = self.employees.get(employee_id)
+        if emp is not None and not found.cold_start:
+            peer = self.glob if group is None else self.peer(group)
+            # The event was already counted when it was first seen.
+            n, last = emp.n_events, emp.last_ts
+            self.scorer.learn(obs, emp, peer, self.glob, False, False)
+            emp.n_events, emp.last_ts = n, last
+        if until is None:
+            until = self.watermark + self.settings.service.false_positive_suppress_seconds
+        codes = self.suppressed.setdefault(employee_id, {})
+        for code in found.codes:
+            codes[code] = max(codes.get(code, until), until)
+        return self.release(employee_id, "false_positive")
+
+    def take_dirty(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+    # -- state, for checkpoints: shared parts and one entry per employee ----
+
+    def shared_state(self) -> dict[str, Any]:
+        return {
+            "peers": self.peers,
+            "glob": self.glob,
+            "watermark": self.watermark,
+            "incidents": self.incidents.state(),
+            "counters": self.counters,
+        }
+
+    def employee_state(self, employee_id: str) -> EmployeeState | None:
+        emp = self.employees.get(employee_id)
+        if emp is None:
+            return None
+        return EmployeeState(
+            emp,
+            list(self.refused.get(employee_id, ())),
+            dict(self.suppressed.get(employee_id, {})),
+        )
+
+    def load_state(
+        self, shared: dict[str, Any] | None, employees: dict[str, EmployeeState]
+    ) -> None:
+        """Replace everything learned with a checkpoint's content."""
+        if shared is not None:
+            self.peers = shared["peers"]
+            self.glob = shared["glob"]
+            self.watermark = shared["watermark"]
+            self.incidents.load_state(shared["incidents"])
+            self.counters = shared["counters"]
+        for employee_id, st in employees.items():
+            self.employees[employee_id] = st.baseline
+            if st.refused:
+                self.refused[employee_id] = deque(st.refused, maxlen=REFUSED_KEPT)
+            if st.suppressed:
+                self.suppressed[employee_id] = dict(st.suppressed)
+        self.dirty.clear()
 
     def _provisional(self, employee_id: str) -> EmployeeRecord | None:
         """Who an employee is before their first directory version takes effect.

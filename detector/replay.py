@@ -19,6 +19,7 @@ from detector.engine import Engine
 from detector.errors import InvalidRecord
 from detector.events import parse_event
 from detector.jsonl import iter_lines
+from detector.partitioning import partition_for
 from detector.settings import Settings
 
 
@@ -112,9 +113,17 @@ def replay(
     on_reject: Callable[[int, InvalidRecord], None] | None = None,
     progress: IO[str] | None = None,
     clock: Callable[[], float] = time.time,
-) -> tuple[ReplaySummary, Engine]:
-    """Run every event through one engine; ``write`` gets one JSON line per action."""
-    engine = Engine(settings, directory, clock)
+    partitions: int = 1,
+) -> tuple[ReplaySummary, list[Engine]]:
+    """Run every event through the engines; ``write`` gets one JSON line per action.
+
+    With ``partitions`` > 1 each employee's events go to the engine of the
+    partition Kafka's default partitioner gives their id, as in the service.
+    """
+    if partitions < 1:
+        raise ValueError("partitions must be >= 1")
+    engines = [Engine(settings, directory, clock) for _ in range(partitions)]
+    engine = engines[0]
     summary = ReplaySummary()
     max_bytes = settings.input.max_event_bytes
     bar = _Progress(progress) if progress is not None else None
@@ -132,21 +141,26 @@ def replay(
             if on_reject is not None:
                 on_reject(line_no, exc)
             continue
-        actions = process(ev)
+        if partitions > 1:
+            actions = engines[partition_for(ev.employee_id, partitions)].process(ev)
+        else:
+            actions = process(ev)
         if actions:
             for act in actions:
                 write(dumps(act.to_dict()) + b"\n")
         if bar is not None and bar.on and not n & 1023:
-            bar.tick(n, sum(engine.counters.alerts.values()))
+            bar.tick(n, sum(sum(e.counters.alerts.values()) for e in engines))
     summary.seconds = time.perf_counter() - started
     if bar is not None:
         bar.done()
-    c = engine.counters
-    summary.events = c.events
-    summary.alerts = dict(c.alerts)
-    summary.freezes = c.freezes
-    summary.releases = c.releases
-    return summary, engine
+    for e in engines:
+        c = e.counters
+        summary.events += c.events
+        for sev, k in c.alerts.items():
+            summary.alerts[sev] = summary.alerts.get(sev, 0) + k
+        summary.freezes += c.freezes
+        summary.releases += c.releases
+    return summary, engines
 
 
 def reject_writer(stream: IO[bytes], source: str) -> Callable[[int, InvalidRecord], None]:

@@ -8,6 +8,7 @@ the object it needs.  Environment variables override the file:
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,11 +103,88 @@ class InputSettings:
     max_event_bytes: int = 65536
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+DELIVERY_MODES = ("exactly_once", "at_least_once")
+ALERT_FORMATS = ("native", "ocsf")
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """How to reach the cluster; passed through to kafka-python as they are."""
+
+    bootstrap_servers: str = "localhost:9092"  # comma-separated host:port list
+    group_id: str = "insider-detector"
+    client_id: str = "insider-detector"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str = ""
+    # Secrets stay out of reprs and logs; prefer the *_file forms.
+    sasl_password: str = field(default="", repr=False)
+    sasl_password_file: str = ""
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    ssl_password: str = field(default="", repr=False)
+    ssl_check_hostname: bool = True
+    # Failure detection: a dead instance's partitions move after this long.
+    session_timeout_ms: int = 10000
+    heartbeat_interval_ms: int = 3000
+    max_poll_records: int = 2000
+    request_timeout_ms: int = 30000
+
+    @property
+    def servers(self) -> list[str]:
+        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSettings:
+    events: str = "crm.access-events"
+    directory: str = "hr.employee-directory"
+    commands: str = "security.commands"
+    alerts: str = "security.alerts"
+    freeze_commands: str = "crm.freeze-commands"
+    dead_letter: str = "insider.dead-letter"
+    changelog: str = "insider.baseline-changelog"
+    create: bool = True
+    # Used only when creating: events, commands and changelog share this count
+    # (they are co-partitioned: partition p of each belongs to the same task).
+    partitions: int = 6
+    replication_factor: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    delivery: str = "exactly_once"
+    # A transaction (outputs + state + offsets) is committed at least this often;
+    # it bounds how long an action waits before read-committed consumers see it.
+    commit_interval_ms: int = 100
+    alert_format: str = "native"
+    transactional_id_prefix: str = "insider-detector"
+    # Optional local copy of each partition's state, for fast restarts.
+    state_dir: str = ""
+    # Key for signing state snapshots; without it snapshots are still loaded
+    # only through an allow-list of classes.
+    state_key: str = field(default="", repr=False)
+    state_key_file: str = ""
+    # How long a false-positive verdict keeps the same pattern quiet.
+    false_positive_suppress_seconds: int = 7 * 86400
+    # Reading the directory to its end before scoring may take at most this long.
+    directory_load_timeout_s: float = 120.0
+    metrics_port: int = 9464
+    metrics_host: str = "0.0.0.0"
+    log_level: str = "INFO"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     decisions: DecisionSettings = field(default_factory=DecisionSettings)
     input: InputSettings = field(default_factory=InputSettings)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    topics: TopicSettings = field(default_factory=TopicSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     model_version: str = "online"
 
     def __post_init__(self) -> None:
@@ -119,12 +197,71 @@ class Settings:
             raise SettingsError("decisions.freeze: must lie between decisions.alert and 100")
         if d.freeze_ttl_seconds <= 0:
             raise SettingsError("decisions.freeze_ttl_seconds: must be > 0")
+        k, t, v = self.kafka, self.topics, self.service
+        _one_of("kafka.security_protocol", k.security_protocol, SECURITY_PROTOCOLS)
+        _one_of("kafka.sasl_mechanism", k.sasl_mechanism, SASL_MECHANISMS)
+        _one_of("service.delivery", v.delivery, DELIVERY_MODES)
+        _one_of("service.alert_format", v.alert_format, ALERT_FORMATS)
+        _one_of("service.log_level", v.log_level, ("DEBUG", "INFO", "WARNING", "ERROR"))
+        if not k.servers:
+            raise SettingsError("kafka.bootstrap_servers: must name at least one host:port")
+        for server in k.servers:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise SettingsError(f"kafka.bootstrap_servers: {server!r} is not host:port")
+        if k.security_protocol.startswith("SASL") and not k.sasl_username:
+            raise SettingsError("kafka.sasl_username: required with SASL security protocols")
+        if k.heartbeat_interval_ms * 3 > k.session_timeout_ms:
+            raise SettingsError(
+                "kafka.heartbeat_interval_ms: must be at most a third of kafka.session_timeout_ms"
+            )
+        for name in ("session_timeout_ms", "heartbeat_interval_ms", "max_poll_records",
+                     "request_timeout_ms"):
+            if getattr(k, name) <= 0:
+                raise SettingsError(f"kafka.{name}: must be > 0")
+        names = [getattr(t, f.name) for f in dataclasses.fields(t) if f.type == "str"]
+        for f in dataclasses.fields(t):
+            if f.type == "str" and not _TOPIC_NAME.fullmatch(getattr(t, f.name)):
+                raise SettingsError(
+                    f"topics.{f.name}: {getattr(t, f.name)!r} is not a valid Kafka topic name"
+                )
+        if len(set(names)) != len(names):
+            raise SettingsError("topics: every topic must have its own name")
+        if t.partitions <= 0 or t.replication_factor <= 0:
+            raise SettingsError("topics.partitions/replication_factor: must be > 0")
+        if v.commit_interval_ms <= 0:
+            raise SettingsError("service.commit_interval_ms: must be > 0")
+        if v.false_positive_suppress_seconds < 0:
+            raise SettingsError("service.false_positive_suppress_seconds: must be >= 0")
+        if not 0 <= v.metrics_port < 65536:
+            raise SettingsError("service.metrics_port: must be a TCP port (0 turns metrics off)")
+
+
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SettingsError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+
+
+def read_secret(value: str, path: str, name: str) -> str:
+    """A secret given inline or as a file (e.g. a mounted Kubernetes secret)."""
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{name}_file: cannot read {path}: {exc.strerror}") from None
+    return value
 
 
 _SECTIONS: dict[str, type] = {
     "scoring": ScoringSettings,
     "decisions": DecisionSettings,
     "input": InputSettings,
+    "kafka": KafkaSettings,
+    "topics": TopicSettings,
+    "service": ServiceSettings,
 }
 
 

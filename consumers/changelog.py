@@ -1,0 +1,127 @@
+"""Partition state in the changelog topic: written with each checkpoint, read on assignment.
+
+Each entry carries the input positions it reflects (``insider.state.at``:
+events and commands offsets).  Restoring keeps, per key, the last entry whose
+positions do not pass the committed ones.  That rule makes restore right even
+when the log holds entries of a transaction that was later aborted (brokers
+that do not filter them for read-committed readers) or, in at-least-once mode,
+entries flushed just before a crash that kept their offsets from committing:
+such entries lie beyond the committed positions and are ignored, and every
+older entry for a key changed by the lost work is superseded when that work is
+done again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from consumers.kafka_options import consumer_options
+from consumers.records import (
+    SHARED_KEY,
+    STATE_AT,
+    OutRecord,
+    employee_key,
+    parse_state_at,
+    state_at,
+)
+from detector.engine import EmployeeState, Engine
+from detector.settings import Settings
+from models.snapshot import SnapshotError, dump, load
+
+log = logging.getLogger("insider.state")
+
+
+@dataclass(slots=True)
+class Restored:
+    shared: dict[str, Any] | None = None
+    employees: dict[str, EmployeeState] = field(default_factory=dict)
+    entries_read: int = 0
+    refused: int = 0
+
+
+def checkpoint_records(
+    topic: str, partition: int, engine: Engine, at: tuple[int, int], key: bytes | None
+) -> list[tuple[int, OutRecord]]:
+    """Changelog entries for every employee changed since the last checkpoint, plus the
+    shared part (peer and global baselines, incidents, watermark)."""
+    headers = [(STATE_AT, state_at(*at))]
+    out = []
+    for employee_id in sorted(engine.take_dirty()):
+        st = engine.employee_state(employee_id)
+        if st is not None:
+            out.append((partition, OutRecord(topic, employee_key(employee_id), dump(st, key),
+                                             headers)))
+    out.append((partition, OutRecord(topic, SHARED_KEY, dump(engine.shared_state(), key),
+                                     headers)))
+    return out
+
+
+def restore(
+    settings: Settings,
+    partitions: Iterable[int],
+    committed: dict[int, tuple[int, int]],
+    key: bytes | None,
+    quiet_ms: int = 300,
+    timeout: float = 300.0,
+) -> dict[int, Restored]:
+    """Read the changelog partitions to their end; keep the entries the committed
+    positions cover, and decode only those."""
+    topic = settings.topics.changelog
+    parts = sorted(partitions)
+    latest: dict[int, dict[bytes, bytes]] = {p: {} for p in parts}
+    result = {p: Restored() for p in parts}
+    if not parts:
+        return result
+    consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
+    try:
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        # Read until every partition has reached the end offset asked for at the
+        # start, and then until a poll brings nothing (some brokers answer the
+        # end-offset request with less than the true end).
+        while time.monotonic() < deadline:
+            batch = consumer.poll(timeout_ms=quiet_ms, max_records=5000)
+            for tp, msgs in batch.items():
+                keep = latest[tp.partition]
+                ce, cc = committed.get(tp.partition, (0, 0))
+                res = result[tp.partition]
+                for m in msgs:
+                    res.entries_read += 1
+                    at = None
+                    for hk, hv in m.headers or ():
+                        if hk == STATE_AT:
+                            at = parse_state_at(hv)
+                    if at is None or m.key is None or at[0] > ce or at[1] > cc:
+                        continue
+                    keep[m.key] = m.value
+            if not batch and all(consumer.position(tp) >= end[tp] for tp in tps):
+                break
+        else:
+            raise TimeoutError(f"changelog {topic} not read to its end within {timeout:.0f}s")
+    finally:
+        consumer.close()
+    for p in parts:
+        res = result[p]
+        for k, v in latest[p].items():
+            try:
+                obj = load(v, key)
+            except SnapshotError as exc:
+                res.refused += 1
+                log.error("state entry refused", extra={"partition": p, "why": str(exc)})
+                continue
+            if k == SHARED_KEY and isinstance(obj, dict):
+                res.shared = obj
+            elif k.startswith(b"e:") and isinstance(obj, EmployeeState):
+                res.employees[k[2:].decode()] = obj
+            else:
+                res.refused += 1
+    return result

@@ -1,0 +1,1 @@
+"""``insider-detector demo``: placeholder replaced below."""

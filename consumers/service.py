@@ -1,0 +1,399 @@
+"""The streaming service: the engine on Kafka, one task per input partition.
+
+A task owns partition p of the events topic and of the commands topic (they
+are co-partitioned and read by one consumer group) and the baselines of the
+employees keyed there.  Its checkpoint, every ``service.commit_interval_ms``:
+
+1. produce the actions and dead letters it has decided since the last one;
+2. produce the state of every employee it changed, plus its shared state, to
+   partition p of the changelog, stamped with the input positions they reflect;
+3. commit the input positions;
+
+in exactly-once mode all three in one Kafka transaction of the task's own
+transactional producer (``<prefix>-<events topic>-<p>``), which a new owner's
+``init_transactions`` fences and whose open transaction it aborts; in
+at-least-once mode steps 1-2 are flushed before step 3.  On revoke every task
+checkpoints; on loss its state is dropped; on assignment the new owner
+restores the state from the changelog before it processes anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError, ProducerFencedError
+from kafka.structs import OffsetAndMetadata
+
+from consumers.changelog import checkpoint_records, restore
+from consumers.directory_feed import DirectoryFeed
+from consumers.kafka_options import consumer_options, producer_options
+from consumers.records import OutRecord, action_record, dead_letter
+from consumers.topics import ensure_topics
+from detector.actions import Action
+from detector.commands import FALSE_POSITIVE, parse_command
+from detector.directory import Directory
+from detector.engine import Engine
+from detector.errors import InvalidRecord
+from detector.events import parse_event
+from detector.settings import Settings, read_secret
+
+log = logging.getLogger("insider.service")
+
+ActionHook = Callable[[Action], None]
+
+
+@dataclass(slots=True)
+class ServiceStats:
+    events: int = 0
+    commands: int = 0
+    rejects: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, int] = field(default_factory=dict)
+    checkpoints: int = 0
+    checkpoint_seconds: float = 0.0
+    last_checkpoint: float = 0.0
+    restores: int = 0
+    state_entries_read: int = 0
+    state_entries_refused: int = 0
+    loop_heartbeat: float = 0.0
+    ready: bool = False
+
+
+class Task:
+    """One input partition: its engine, its producer and what awaits the next checkpoint."""
+
+    def __init__(self, partition: int, engine: Engine, producer: KafkaProducer | None) -> None:
+        self.partition = partition
+        self.engine = engine
+        self.producer = producer
+        self.pending: list[OutRecord] = []
+        self.decided: list[Action] = []
+        self.events_next = 0
+        self.commands_next = 0
+        self.changed = False
+
+    @property
+    def at(self) -> tuple[int, int]:
+        return self.events_next, self.commands_next
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.service.on_revoked(revoked)
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.service.on_assigned(assigned)
+
+    def on_partitions_lost(self, lost: set[TopicPartition]) -> None:
+        self.service.on_lost(lost)
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        on_action: ActionHook | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.on_action = on_action
+        self.stop_event = stop or threading.Event()
+        self.exactly_once = settings.service.delivery == "exactly_once"
+        key = read_secret(settings.service.state_key, settings.service.state_key_file,
+                          "service.state_key")
+        self.state_key = key.encode() if key else None
+        self.directory = Directory()
+        self.tasks: dict[int, Task] = {}
+        self.stats = ServiceStats()
+        self.consumer: KafkaConsumer | None = None
+        self.side_producer: KafkaProducer | None = None
+        self.feed: DirectoryFeed | None = None
+        self._interval = settings.service.commit_interval_ms / 1000.0
+        self._to_open: set[int] = set()
+
+    # -- life cycle ---------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until ``stop_event`` is set; returns the process exit code."""
+        s = self.settings
+        ensure_topics(s)
+        self.side_producer = KafkaProducer(**producer_options(s.kafka))
+        self.feed = DirectoryFeed(s, self.directory, self._directory_reject)
+        n = self.feed.catch_up(s.service.directory_load_timeout_s)
+        log.info("directory loaded", extra={"records": n, "rejects": self.feed.rejects})
+        self.consumer = KafkaConsumer(**consumer_options(s.kafka))
+        self.consumer.subscribe([s.topics.events, s.topics.commands],
+                                listener=_Rebalance(self))
+        log.info("started", extra={"delivery": s.service.delivery,
+                                   "group": s.kafka.group_id})
+        next_checkpoint = time.monotonic() + self._interval
+        try:
+            while not self.stop_event.is_set():
+                self.stats.loop_heartbeat = time.time()
+                self.feed.poll(0)
+                wait = max(0.0, next_checkpoint - time.monotonic())
+                batch = self.consumer.poll(timeout_ms=int(wait * 1000) + 1)
+                if self._to_open:
+                    self._open_assigned()
+                if batch:
+                    self._handle(batch)
+                if time.monotonic() >= next_checkpoint:
+                    self.checkpoint()
+                    next_checkpoint = time.monotonic() + self._interval
+            self.checkpoint()
+        finally:
+            self.close()
+        log.info("stopped", extra={"events": self.stats.events})
+        return 0
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            with contextlib.suppress(KafkaError):
+                self.consumer.close(autocommit=False)
+            self.consumer = None
+        for task in self.tasks.values():
+            if task.producer is not None:
+                task.producer.close(timeout=5)
+        self.tasks.clear()
+        if self.side_producer is not None:
+            self.side_producer.close(timeout=5)
+            self.side_producer = None
+        if self.feed is not None:
+            self.feed.close()
+            self.feed = None
+
+    # -- processing -----------------------------------------------------------
+
+    def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        events_topic = self.settings.topics.events
+        max_bytes = self.settings.input.max_event_bytes
+        for tp, msgs in batch.items():
+            task = self.tasks.get(tp.partition)
+            if task is None:  # revoked while the fetch was in flight
+                continue
+            if tp.topic == events_topic:
+                process = task.engine.process
+                for m in msgs:
+                    try:
+                        if m.value is None:
+                            raise InvalidRecord("$", "is empty", "empty")
+                        ev = parse_event(m.value, max_bytes=max_bytes)
+                    except InvalidRecord as exc:
+                        self._reject(task, exc, tp, m)
+                        continue
+                    for act in process(ev):
+                        self._emit(task, act)
+                task.events_next = msgs[-1].offset + 1
+                self.stats.events += len(msgs)
+            else:
+                for m in msgs:
+                    self._command(task, tp, m)
+                task.commands_next = msgs[-1].offset + 1
+                self.stats.commands += len(msgs)
+            task.changed = True
+
+    def _command(self, task: Task, tp: TopicPartition, m: Any) -> None:
+        try:
+            if m.value is None:
+                raise InvalidRecord("$", "is empty", "empty")
+            cmd = parse_command(m.value)
+        except InvalidRecord as exc:
+            self._reject(task, exc, tp, m)
+            return
+        engine = task.engine
+        if cmd.command == FALSE_POSITIVE:
+            assert cmd.action_id is not None
+            acts = engine.false_positive(cmd.employee_id, cmd.action_id)
+        else:
+            acts = engine.release(cmd.employee_id, "analyst")
+        log.info("command applied", extra={"command": cmd.command,
+                                           "employee_id": cmd.employee_id,
+                                           "actions": len(acts)})
+        for act in acts:
+            self._emit(task, act)
+
+    def _emit(self, task: Task, act: Action) -> None:
+        task.pending.append(action_record(self.settings, act))
+        task.decided.append(act)
+
+    def _reject(self, task: Task, exc: InvalidRecord, tp: TopicPartition, m: Any) -> None:
+        self.stats.rejects[exc.code] = self.stats.rejects.get(exc.code, 0) + 1
+        task.pending.append(dead_letter(self.settings, exc, tp.topic, tp.partition, m.offset,
+                                        m.key, m.value))
+        log.warning("rejected", extra={"topic": tp.topic, "partition": tp.partition,
+                                       "offset": m.offset, "reason": exc.reason})
+
+    def _directory_reject(self, exc: InvalidRecord, topic: str, partition: int, offset: int,
+                          key: bytes | None, value: bytes | None) -> None:
+        """Every instance reads the directory, so each may write the same dead letter;
+        its key (topic/partition/offset) lets a reader keep one."""
+        self.stats.rejects[exc.code] = self.stats.rejects.get(exc.code, 0) + 1
+        rec = dead_letter(self.settings, exc, topic, partition, offset, key, value)
+        assert self.side_producer is not None
+        self.side_producer.send(rec.topic, key=f"{topic}/{partition}/{offset}".encode(),
+                                value=rec.value, headers=rec.headers)
+        log.warning("directory record rejected", extra={"partition": partition,
+                                                        "offset": offset, "reason": exc.reason})
+
+    # -- checkpoints ------------------------------------------------------------
+
+    def checkpoint(self, partitions: set[int] | None = None) -> None:
+        started = time.perf_counter()
+        done = 0
+        for p in sorted(self.tasks if partitions is None else partitions):
+            task = self.tasks.get(p)
+            if task is None or not task.changed:
+                continue
+            try:
+                self._checkpoint_task(task)
+                done += 1
+            except ProducerFencedError:
+                log.warning("fenced: partition taken over", extra={"partition": p})
+                self._drop(p)
+            except KafkaError as exc:
+                log.error("checkpoint failed; state dropped, will restore",
+                          extra={"partition": p, "error": repr(exc)})
+                self._drop(p, abort=True)
+                self._reassign_one(p)
+        if done:
+            self.stats.checkpoints += done
+            self.stats.checkpoint_seconds += time.perf_counter() - started
+            self.stats.last_checkpoint = time.time()
+
+    def _checkpoint_task(self, task: Task) -> None:
+        s = self.settings
+        assert self.consumer is not None
+        records = [(None, r) for r in task.pending]
+        records += checkpoint_records(s.topics.changelog, task.partition, task.engine, task.at,
+                                      self.state_key)
+        offsets = {
+            TopicPartition(s.topics.events, task.partition):
+                OffsetAndMetadata(task.events_next, "", -1),
+            TopicPartition(s.topics.commands, task.partition):
+                OffsetAndMetadata(task.commands_next, "", -1),
+        }
+        if self.exactly_once:
+            producer = task.producer
+            assert producer is not None
+            producer.begin_transaction()
+            for part, r in records:
+                producer.send(r.topic, key=r.key, value=r.value, headers=r.headers,
+                              partition=part)
+            producer.send_offsets_to_transaction(offsets, self.consumer.group_metadata())
+            producer.commit_transaction()
+        else:
+            producer = self.side_producer
+            assert producer is not None
+            futures = [producer.send(r.topic, key=r.key, value=r.value, headers=r.headers,
+                                     partition=part) for part, r in records]
+            producer.flush()
+            for f in futures:
+                f.get(timeout=0)  # raises if the write failed: offsets stay behind
+            self.consumer.commit(offsets)
+        task.pending.clear()
+        task.changed = False
+        decided, task.decided = task.decided, []
+        for act in decided:
+            self.stats.actions[act.type] = self.stats.actions.get(act.type, 0) + 1
+            if self.on_action is not None:
+                self.on_action(act)
+
+    # -- rebalances ---------------------------------------------------------------
+
+    def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        parts = {tp.partition for tp in revoked} & set(self.tasks)
+        self.checkpoint(parts)
+        for p in parts:
+            self._drop(p)
+        log.info("partitions revoked", extra={"partitions": sorted(parts)})
+
+    def on_lost(self, lost: set[TopicPartition]) -> None:
+        parts = {tp.partition for tp in lost} & set(self.tasks)
+        for p in parts:
+            self._drop(p, abort=True)
+        log.warning("partitions lost", extra={"partitions": sorted(parts)})
+
+    def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Called on the client's network thread, where nothing may block: the new
+        partitions are paused here and opened by the main loop after this poll."""
+        parts = sorted({tp.partition for tp in assigned} - set(self.tasks))
+        if parts:
+            assert self.consumer is not None
+            self.consumer.pause(*[tp for tp in assigned if tp.partition in parts])
+            self._to_open.update(parts)
+        log.info("partitions assigned", extra={"partitions": parts})
+
+    def _open_assigned(self) -> None:
+        assert self.consumer is not None
+        mine = {tp.partition for tp in self.consumer.assignment()}
+        parts = sorted(self._to_open & mine)
+        self._to_open.clear()
+        if parts:
+            self._open(parts)
+            self.consumer.resume(*[tp for tp in self.consumer.assignment()
+                                   if tp.partition in parts])
+
+    def _open(self, parts: list[int]) -> None:
+        s = self.settings
+        assert self.consumer is not None
+        producers: dict[int, KafkaProducer | None] = {}
+        for p in parts:
+            if self.exactly_once:
+                # Fences a previous owner of this partition and aborts its open
+                # transaction before the committed positions are read below.
+                producer = KafkaProducer(
+                    transactional_id=f"{s.service.transactional_id_prefix}-{s.topics.events}-{p}",
+                    **producer_options(s.kafka),
+                )
+                producer.init_transactions()
+                producers[p] = producer
+            else:
+                producers[p] = None
+        committed = {}
+        for p in parts:
+            e = self.consumer.committed(TopicPartition(s.topics.events, p))
+            c = self.consumer.committed(TopicPartition(s.topics.commands, p))
+            committed[p] = (e or 0, c or 0)
+        restored = restore(s, parts, committed, self.state_key)
+        for p in parts:
+            engine = Engine(s, self.directory)
+            r = restored[p]
+            engine.load_state(r.shared, r.employees)
+            task = Task(p, engine, producers[p])
+            task.events_next, task.commands_next = committed[p]
+            self.tasks[p] = task
+            self.consumer.seek(TopicPartition(s.topics.events, p), committed[p][0])
+            self.consumer.seek(TopicPartition(s.topics.commands, p), committed[p][1])
+            self.stats.restores += 1
+            self.stats.state_entries_read += r.entries_read
+            self.stats.state_entries_refused += r.refused
+            log.info("state restored", extra={"partition": p, "employees": len(r.employees),
+                                              "entries_read": r.entries_read,
+                                              "at": list(committed[p])})
+        self.stats.ready = True
+
+    def _drop(self, p: int, abort: bool = False) -> None:
+        task = self.tasks.pop(p, None)
+        if task is None or task.producer is None:
+            return
+        if abort:
+            with contextlib.suppress(Exception):
+                task.producer.abort_transaction()
+        task.producer.close(timeout=5)
+
+    def _reassign_one(self, p: int) -> None:
+        """After a failed checkpoint: the partition's state is rebuilt from the changelog
+        and its input read again from the committed positions."""
+        if self.consumer is None:
+            return
+        self._open([p])

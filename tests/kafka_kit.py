@@ -1,0 +1,106 @@
+"""Helpers for tests against the real test broker (Tansu).
+
+Tansu writes transaction markers but leaves the aborted-transaction list of
+its fetch answers empty, so a plain read-committed consumer shows records of
+aborted transactions.  ``read_topic`` rebuilds that list from the markers in
+each fetch, which is what Apache Kafka's broker sends, so the tests see what a
+read-committed consumer of Apache Kafka would see.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import Fetcher
+from kafka.record import MemoryRecords
+
+_AbortedTxn = collections.namedtuple("_AbortedTxn", ["producer_id", "first_offset"])
+
+
+def aborted_from_markers(records: MemoryRecords) -> list[_AbortedTxn]:
+    """Each aborted transaction in a fetch: its producer and its first offset."""
+    copy = MemoryRecords(records._buffer)
+    first: dict[int, int] = {}
+    out = []
+    batch = copy.next_batch()
+    while batch is not None:
+        if batch.magic == 2 and batch.is_transactional:
+            pid = batch.producer_id
+            if batch.is_control_batch:
+                rec = next(iter(batch), None)
+                start = first.pop(pid, None)
+                if rec is not None and rec.abort and start is not None:
+                    out.append(_AbortedTxn(pid, start))
+            else:
+                first.setdefault(pid, batch.base_offset)
+        batch = copy.next_batch()
+    return out
+
+
+_original_init = Fetcher.PartitionRecords.__init__
+
+
+def _init_with_markers(self: Any, fetch_offset: int, tp: Any, records: Any,
+                       *args: Any, **kwargs: Any) -> None:
+    if records is not None and not kwargs.get("aborted_transactions"):
+        kwargs["aborted_transactions"] = aborted_from_markers(records)
+    _original_init(self, fetch_offset, tp, records, *args, **kwargs)
+
+
+@contextmanager
+def markers_read_as_kafka() -> Iterator[None]:
+    Fetcher.PartitionRecords.__init__ = _init_with_markers
+    try:
+        yield
+    finally:
+        Fetcher.PartitionRecords.__init__ = _original_init
+
+
+def read_topic(bootstrap: str, topic: str, quiet: float = 1.5,
+               committed: bool = True) -> list[Any]:
+    """Every record of a topic, read until a quiet spell after the end offsets."""
+    with markers_read_as_kafka():
+        c = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            isolation_level="read_committed" if committed else "read_uncommitted",
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=64 * 1024 * 1024,
+            fetch_max_bytes=128 * 1024 * 1024,
+        )
+        try:
+            parts = c.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            c.assign(tps)
+            c.seek_to_beginning(*tps)
+            end = c.end_offsets(tps)
+            out: list[Any] = []
+            last = time.monotonic()
+            while True:
+                batch = c.poll(timeout_ms=200)
+                for msgs in batch.values():
+                    out.extend(msgs)
+                if batch:
+                    last = time.monotonic()
+                elif (time.monotonic() - last > quiet
+                      and all(c.position(tp) >= end[tp] for tp in tps)):
+                    return out
+        finally:
+            c.close()
+
+
+def produce(bootstrap: str, topic: str, items: Iterable[tuple[bytes | None, bytes]]) -> int:
+    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    n = 0
+    try:
+        for key, value in items:
+            p.send(topic, key=key, value=value)
+            n += 1
+        p.flush()
+    finally:
+        p.close()
+    return n
