@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -54,10 +55,8 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> dict[str, int]:
                          topic_configs=specs[name][1])
                 for name in missing
             ]
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another instance won the race
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another instance won the race
             log.info("created topics", extra={"topics": missing})
             deadline = time.monotonic() + timeout
             while True:
