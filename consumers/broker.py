@@ -39,6 +39,16 @@ def tansu_binary() -> Path:
     return path
 
 
+def _stop_with_parent() -> None:
+    """Linux: the broker gets SIGINT if this process dies without stopping it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -65,6 +75,7 @@ class EmbeddedBroker:
                 # Its own process group: a Ctrl-C in the terminal reaches us, and
                 # we stop the broker after the detector has committed.
                 start_new_session=True,
+                preexec_fn=_stop_with_parent,
             )
         finally:
             if self.log:

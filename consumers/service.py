@@ -120,12 +120,17 @@ class Service:
         self.feed: DirectoryFeed | None = None
         self._interval = settings.service.commit_interval_ms / 1000.0
         self._to_open: set[int] = set()
+        self._metrics_server: Any = None
 
     # -- life cycle ---------------------------------------------------------
 
     def run(self) -> int:
         """Serve until ``stop_event`` is set; returns the process exit code."""
         s = self.settings
+        if s.service.metrics_port:
+            from consumers.metrics import serve
+
+            _, self._metrics_server = serve(self, s.service.metrics_port, s.service.metrics_host)
         ensure_topics(s)
         self.side_producer = KafkaProducer(**producer_options(s.kafka))
         self.feed = DirectoryFeed(s, self.directory, self._directory_reject)
@@ -171,6 +176,10 @@ class Service:
         if self.feed is not None:
             self.feed.close()
             self.feed = None
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+            self._metrics_server = None
 
     # -- processing -----------------------------------------------------------
 

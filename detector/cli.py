@@ -39,7 +39,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         def write(line: bytes) -> object:
             if args.print_alerts:
-                _print_action(orjson.loads(line))
+                print_action(orjson.loads(line))
             return out.write(line)
 
         try:
@@ -74,7 +74,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 _SEVERITY_COLOURS = {"low": "36", "medium": "33", "high": "31", "critical": "1;31"}
 
 
-def _print_action(a: dict[str, object]) -> None:
+def print_action(a: dict[str, object]) -> None:
     """One readable line per action on stderr (colour only on a terminal)."""
     colour = sys.stderr.isatty()
     sev = str(a.get("severity", ""))

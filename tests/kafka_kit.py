@@ -10,6 +10,7 @@ read-committed consumer of Apache Kafka would see.
 from __future__ import annotations
 
 import collections
+import itertools
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,10 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import Fetcher
 from kafka.record import MemoryRecords
 
+from consumers.broker import EmbeddedBroker
+from detector.settings import KafkaSettings, ServiceSettings, Settings, TopicSettings
+
+_names = itertools.count()
 _AbortedTxn = collections.namedtuple("_AbortedTxn", ["producer_id", "first_offset"])
 
 
@@ -93,14 +98,61 @@ def read_topic(bootstrap: str, topic: str, quiet: float = 1.5,
             c.close()
 
 
-def produce(bootstrap: str, topic: str, items: Iterable[tuple[bytes | None, bytes]]) -> int:
+def produce(bootstrap: str, topic: str,
+            items: Iterable[tuple[bytes | None, bytes | None]]) -> dict[int, int]:
+    """Send and wait; returns partition -> offset after the last record written there."""
     p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
-    n = 0
+    futures = []
     try:
         for key, value in items:
-            p.send(topic, key=key, value=value)
-            n += 1
+            futures.append(p.send(topic, key=key, value=value))
         p.flush()
     finally:
         p.close()
-    return n
+    ends: dict[int, int] = {}
+    for f in futures:
+        md = f.get(timeout=30)
+        ends[md.partition] = max(ends.get(md.partition, 0), md.offset + 1)
+    return ends
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """The sum of a group's committed offsets on a topic (0 before any commit)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        offsets = admin.list_consumer_group_offsets(group)
+    finally:
+        admin.close()
+    return sum(o.offset for tp, o in offsets.items() if tp.topic == topic and o.offset > 0)
+
+
+def service_settings(
+    broker: EmbeddedBroker, partitions: int = 3, **service: object
+) -> Settings:
+    """Settings for one test: fresh topic names and group, Tansu's quick group timings."""
+    n = next(_names)
+    t = TopicSettings(
+        events=f"t{n}.events", directory=f"t{n}.directory", commands=f"t{n}.commands",
+        alerts=f"t{n}.alerts", freeze_commands=f"t{n}.freeze", dead_letter=f"t{n}.dlq",
+        changelog=f"t{n}.changelog", partitions=partitions,
+    )
+    k = KafkaSettings(bootstrap_servers=broker.bootstrap, group_id=f"t{n}.group",
+                      session_timeout_ms=2000, heartbeat_interval_ms=500)
+    svc = ServiceSettings(metrics_port=0, commit_interval_ms=100,
+                          transactional_id_prefix=f"t{n}", **service)  # type: ignore[arg-type]
+    return Settings(kafka=k, topics=t, service=svc)
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    """The same settings as INSIDER_* variables, for a detector run as a process."""
+    env: dict[str, str] = {}
+    for section in ("kafka", "topics", "service"):
+        obj = getattr(s, section)
+        for name in obj.__dataclass_fields__:
+            value = getattr(obj, name)
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            env[f"INSIDER_{section.upper()}__{name.upper()}"] = str(value)
+    return env

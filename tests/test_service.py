@@ -1,0 +1,385 @@
+"""The streaming service against a real broker (Tansu): same decisions as replay,
+dead letters, directory updates, analysts' commands, crashes and restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka_kit import committed_total, produce, read_topic, service_settings, settings_env
+
+from consumers.broker import EmbeddedBroker
+from consumers.changelog import restore
+from consumers.records import DLQ_CODE, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
+from consumers.service import Service
+from consumers.topics import ensure_topics
+from detector.events import DATA_OUT_ACTIONS
+from detector.jsonl import iter_lines
+from detector.replay import load_directory, replay
+from detector.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _lines(path: Path) -> list[bytes]:
+    return [raw for _, raw in iter_lines(str(path))]
+
+
+def _key(raw: bytes) -> bytes | None:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    eid = doc.get("employee_id") if isinstance(doc, dict) else None
+    return eid.encode() if isinstance(eid, str) else None
+
+
+def _keyed(lines: list[bytes]) -> list[tuple[bytes | None, bytes | None]]:
+    return [(_key(raw), raw) for raw in lines]
+
+
+def _replayed(world: Path, events: list[bytes], partitions: int) -> list[dict[str, Any]]:
+    directory, _, _ = load_directory(iter_lines(str(world / "employees.jsonl")))
+    out: list[bytes] = []
+    replay(Settings(), enumerate(events, 1), directory, out.append, partitions=partitions)
+    return [_comparable(orjson.loads(x)) for x in out]
+
+
+def _comparable(action: dict[str, Any]) -> dict[str, Any]:
+    action.pop("decided_at", None)  # wall-clock time of the decision
+    return action
+
+
+def _published(broker: EmbeddedBroker, s: Settings) -> list[dict[str, Any]]:
+    msgs = read_topic(broker.bootstrap, s.topics.alerts)
+    msgs += read_topic(broker.bootstrap, s.topics.freeze_commands)
+    return [_comparable(orjson.loads(m.value)) for m in msgs]
+
+
+def _by_id(actions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {a["action_id"]: a for a in actions}
+
+
+@contextmanager
+def running(s: Settings) -> Iterator[Service]:
+    svc = Service(s)
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            svc.run()
+        except BaseException as exc:  # surfaced by the test below
+            errors.append(exc)
+
+    th = threading.Thread(target=target, daemon=True)
+    th.start()
+    try:
+        yield svc
+    finally:
+        svc.stop_event.set()
+        th.join(30)
+        assert not th.is_alive(), "service did not stop"
+    assert not errors, errors
+
+
+def _wait(cond: Any, timeout: float = 90.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _consumed(svc: Service) -> int:
+    return svc.stats.events
+
+
+def _checkpointed(svc: Service) -> bool:
+    return all(not t.changed for t in list(svc.tasks.values()))
+
+
+# ---------------------------------------------------------------------------
+
+
+def test_service_publishes_what_replay_decides_and_dead_letters_bad_records(
+    broker: EmbeddedBroker, small_world: Path
+) -> None:
+    s = service_settings(broker, partitions=3)
+    ensure_topics(s)
+    events = _lines(small_world / "events.jsonl")
+    deep = events[0].rstrip()[:-1] + b', "x": ' + b"[" * 600 + b"]" * 600 + b"}"
+    crafted = [b"\xff\xfe not utf-8", b"[1, 2]", b'{"event_id": 5}', deep]
+    mid = len(events) // 2
+    stream = events[:mid] + crafted + events[mid:]
+    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
+    produce(broker.bootstrap, s.topics.events,
+            [*_keyed(stream), (b"E-tombstone", None)])
+    want = _replayed(small_world, stream, 3)
+    assert want, "the world should raise some actions"
+    with running(s) as svc:
+        _wait(lambda: svc.stats.events >= len(stream) + 1, what="all events consumed")
+        _wait(lambda: _checkpointed(svc), what="a checkpoint")
+    got = _published(broker, s)
+    ids = [a["action_id"] for a in got]
+    assert len(ids) == len(set(ids)), "an action was published twice"
+    assert _by_id(got) == _by_id(want)
+
+    dlq = read_topic(broker.bootstrap, s.topics.dead_letter)
+    directory, _, _ = load_directory(iter_lines(str(small_world / "employees.jsonl")))
+    rejects: list[bytes] = []
+    summary, _ = replay(Settings(), enumerate(stream, 1), directory, lambda _: None,
+                        on_reject=lambda n, exc: rejects.append(stream[n - 1]))
+    assert len(dlq) == summary.rejects + 1 == len(rejects) + 1
+    by_value = {m.value: m for m in dlq}
+    for raw in crafted:
+        m = by_value[raw]  # the original bytes, untouched
+        headers = {k: v.decode() for k, v in m.headers}
+        assert headers[DLQ_TOPIC] == s.topics.events
+        assert int(headers[DLQ_PARTITION]) in range(3)
+        assert int(headers[DLQ_OFFSET]) >= 0
+        assert headers[DLQ_REASON] and headers[DLQ_CODE]
+    nested = {k: v.decode() for k, v in by_value[deep].headers}
+    assert nested[DLQ_CODE] == "too_deep"
+    empty = {k: v.decode() for k, v in by_value[b""].headers}
+    assert empty[DLQ_CODE] == "empty"
+
+
+def _record_for(world: Path, employee_id: str) -> dict[str, Any]:
+    recs = [orjson.loads(x) for x in _lines(world / "employees.jsonl")]
+    return [r for r in recs if r["employee_id"] == employee_id][-1]  # type: ignore[no-any-return]
+
+
+def _event_like(world: Path, employee_id: str, event_id: str, when: str) -> bytes:
+    mine = [orjson.loads(x) for x in _lines(world / "events.jsonl")
+            if b'"' + employee_id.encode() + b'"' in x]
+    quiet = next(e for e in reversed(mine) if e.get("action") not in DATA_OUT_ACTIONS)
+    quiet.update(event_id=event_id, timestamp=when)
+    return orjson.dumps(quiet)
+
+
+def _active_employees(world: Path) -> list[str]:
+    labels = orjson.loads((world / "labels.json").read_bytes())
+    involved = {c["employee_id"] for c in labels["scenarios"] + labels["benign"]}
+    recs = [orjson.loads(x) for x in _lines(world / "employees.jsonl")]
+    ids = {r["employee_id"] for r in recs if r.get("status", "active") == "active"} - involved
+    busy: dict[str, int] = {}
+    for raw in _lines(world / "events.jsonl"):
+        k = _key(raw)
+        if k is not None and k.decode() in ids:
+            busy[k.decode()] = busy.get(k.decode(), 0) + 1
+    return sorted(busy, key=lambda e: (-busy[e], e))
+
+
+def test_directory_updates_and_analyst_commands_change_decisions(
+    broker: EmbeddedBroker, small_world: Path
+) -> None:
+    s = service_settings(broker, partitions=2)
+    ensure_topics(s)
+    events = _lines(small_world / "events.jsonl")
+    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
+    produce(broker.bootstrap, s.topics.events, _keyed(events))
+    a, b = _active_employees(small_world)[:2]
+    actions: list[Any] = []
+    with running(s) as svc:
+        svc.on_action = actions.append
+        _wait(lambda: svc.stats.events >= len(events), what="history consumed")
+        before = len(actions)
+        # HR terminates both, dated a day after the last event of the history.
+        for emp in (a, b):
+            rec = _record_for(small_world, emp)
+            rec.update(status="terminated", updated_at="2026-10-15T09:00:00Z")
+            produce(broker.bootstrap, s.topics.directory, [(emp.encode(), orjson.dumps(rec))])
+        _wait(lambda: svc.feed is not None and svc.feed.records
+              >= len(_lines(small_world / "employees.jsonl")) + 2, what="directory update")
+        produce(broker.bootstrap, s.topics.events, [
+            (a.encode(), _event_like(small_world, a, "probe-a-1", "2026-10-15T12:00:00Z")),
+            (b.encode(), _event_like(small_world, b, "probe-b-1", "2026-10-15T12:00:00Z")),
+        ])
+        _wait(lambda: len(actions) >= before + 4, what="alerts and freezes for both")
+        new = actions[before:]
+        for emp in (a, b):
+            alert = next(x for x in new if x.employee_id == emp and x.type == "alert")
+            assert alert.severity == "critical"
+            assert alert.reasons[0].code == "terminated_account"
+            assert any(x.employee_id == emp and x.type == "freeze" for x in new)
+        alert_a = next(x for x in new if x.employee_id == a and x.type == "alert")
+        n = len(actions)
+        produce(broker.bootstrap, s.topics.commands, [
+            (b.encode(), orjson.dumps({"command": "release", "employee_id": b,
+                                       "reason": "verified with HR", "analyst": "sam"})),
+            (a.encode(), orjson.dumps({"command": "false_positive", "employee_id": a,
+                                       "action_id": alert_a.action_id})),
+            (a.encode(), b'{"command": "shrug"}'),
+        ])
+        _wait(lambda: len(actions) >= n + 2, what="two releases")
+        released = {x.employee_id: x.release_reason for x in actions[n:] if x.type == "release"}
+        assert released == {a: "false_positive", b: "analyst"}
+        # The false positive's pattern no longer alerts for a; b still does.
+        m = len(actions)
+        produce(broker.bootstrap, s.topics.events, [
+            (a.encode(), _event_like(small_world, a, "probe-a-2", "2026-10-15T13:00:00Z")),
+            (b.encode(), _event_like(small_world, b, "probe-b-2", "2026-10-16T13:00:00Z")),
+        ])
+        _wait(lambda: svc.stats.events >= len(events) + 4, what="probes consumed")
+        _wait(lambda: _checkpointed(svc) and len(actions) > m, what="b's next alert")
+        later = actions[m:]
+        assert not any(x.employee_id == a for x in later)
+        assert any(x.employee_id == b and x.type == "alert" for x in later)
+    dlq = [m for m in read_topic(broker.bootstrap, s.topics.dead_letter)
+           if dict(m.headers)[DLQ_TOPIC] == s.topics.commands.encode()]
+    assert [m.value for m in dlq] == [b'{"command": "shrug"}']
+    assert dict(dlq[0].headers)[DLQ_REASON] == b"command: must be one of release, false_positive"
+
+
+# --- processes: kill, restart ---------------------------------------------------
+
+
+def _start(s: Settings, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **settings_env(s), "PYTHONPATH": str(ROOT)}
+    with open(log, "ab") as fh:
+        return subprocess.Popen([sys.executable, "-m", "consumers.cli", "run"], env=env,
+                                stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    proc.send_signal(sig)
+    return proc.wait(20)
+
+
+def _feed(broker: EmbeddedBroker, topic: str, items: list[tuple[bytes | None, bytes | None]],
+          per_second: float, done: threading.Event) -> threading.Thread:
+    def run() -> None:
+        step = 500
+        t0 = time.monotonic()
+        for i in range(0, len(items), step):
+            produce(broker.bootstrap, topic, items[i:i + step])
+            pause = t0 + (i + step) / per_second - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        done.set()
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th
+
+
+def _state_events(s: Settings, partitions: int, broker: EmbeddedBroker) -> int:
+    """Events counted in the committed state of every partition."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        offs = admin.list_consumer_group_offsets(s.kafka.group_id)
+    finally:
+        admin.close()
+    committed = {}
+    for p in range(partitions):
+        e = next((o.offset for tp, o in offs.items()
+                  if tp.topic == s.topics.events and tp.partition == p), 0)
+        c = next((o.offset for tp, o in offs.items()
+                  if tp.topic == s.topics.commands and tp.partition == p), 0)
+        committed[p] = (max(e, 0), max(c, 0))
+    restored = restore(s, range(partitions), committed, None)
+    return sum(r.shared["counters"].events for r in restored.values() if r.shared)
+
+
+def test_killed_instance_is_taken_over_without_loss_or_duplicates(
+    broker: EmbeddedBroker, small_world: Path, tmp_path: Path
+) -> None:
+    s = service_settings(broker, partitions=4)
+    ensure_topics(s)
+    events = [x for x in _lines(small_world / "events.jsonl") if _key(x) is not None]
+    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
+    a = _start(s, tmp_path / "a.log")
+    b = _start(s, tmp_path / "b.log")
+    try:
+        done = threading.Event()
+        feeder = _feed(broker, s.topics.events, _keyed(events), 4000.0, done)
+        total = len(events)
+        _wait(lambda: committed_total(broker.bootstrap, s.kafka.group_id, s.topics.events)
+              > total * 0.3, what="both instances at work")
+        assert a.poll() is None and b.poll() is None
+        a.send_signal(signal.SIGKILL)
+        a.wait(10)
+        feeder.join(120)
+        assert done.is_set()
+        _wait(lambda: committed_total(broker.bootstrap, s.kafka.group_id, s.topics.events)
+              == total, timeout=120, what="the survivor to finish")
+        assert b.poll() is None, "the survivor died"
+        assert _stop(b) == 0
+    finally:
+        for p in (a, b):
+            if p.poll() is None:
+                p.kill()
+    got = _published(broker, s)
+    ids = [x["action_id"] for x in got]
+    assert len(ids) == len(set(ids)), "an action is visible twice to a read-committed reader"
+    assert _by_id(got) == _by_id(_replayed(small_world, events, 4))
+    assert _state_events(s, 4, broker) == total, "an event was lost or counted twice"
+    log_b = (tmp_path / "b.log").read_text()
+    assert "partitions assigned" in log_b and "state restored" in log_b
+
+
+def test_restarted_detector_resumes_with_its_baselines(
+    broker: EmbeddedBroker, small_world: Path, tmp_path: Path
+) -> None:
+    s = service_settings(broker, partitions=2)
+    ensure_topics(s)
+    events = [x for x in _lines(small_world / "events.jsonl") if _key(x) is not None]
+    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
+    half = int(len(events) * 0.7)
+    produce(broker.bootstrap, s.topics.events, _keyed(events[:half]))
+    first = _start(s, tmp_path / "first.log")
+    try:
+        _wait(lambda: committed_total(broker.bootstrap, s.kafka.group_id, s.topics.events)
+              == half, what="first run to finish")
+        started = time.monotonic()
+        assert _stop(first, signal.SIGTERM) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        if first.poll() is None:
+            first.kill()
+    produce(broker.bootstrap, s.topics.events, _keyed(events[half:]))
+    second = _start(s, tmp_path / "second.log")
+    try:
+        _wait(lambda: committed_total(broker.bootstrap, s.kafka.group_id, s.topics.events)
+              == len(events), what="second run to finish")
+        assert _stop(second, signal.SIGINT) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+    got = _published(broker, s)
+    want = _replayed(small_world, events, 2)
+    # One uninterrupted replay and a stop-and-resume make the same decisions:
+    # no cold-start flood after the restart.
+    assert _by_id(got) == _by_id(want)
+    restored_lines = [orjson.loads(x) for x in (tmp_path / "second.log").read_bytes().splitlines()
+                      if b"state restored" in x]
+    assert restored_lines and sum(x["employees"] for x in restored_lines) >= 30
+    assert _state_events(s, 2, broker) == len(events)
+
+
+@pytest.mark.parametrize("bad", [
+    {"INSIDER_KAFKA__BOOTSTRAP_SERVERS": "nohost"},
+    {"INSIDER_SERVICE__DELIVERY": "twice"},
+    {"INSIDER_KAFKA__SECURITY_PROTOCOL": "SASL_SSL"},
+])
+def test_invalid_settings_fail_at_start_naming_the_setting(bad: dict[str, str]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **bad}
+    proc = subprocess.run([sys.executable, "-m", "consumers.cli", "run"], env=env,
+                          capture_output=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2
+    name = next(iter(bad)).removeprefix("INSIDER_").lower().replace("__", ".")
+    if "SASL" in str(bad):
+        name = "kafka.sasl_username"
+    assert name in proc.stderr.decode()
