@@ -116,16 +116,22 @@ def produce(bootstrap: str, topic: str,
     return ends
 
 
-def committed_total(bootstrap: str, group: str, topic: str) -> int:
-    """The sum of a group's committed offsets on a topic (0 before any commit)."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """A group's committed positions on a topic (partitions without one are left out)."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:
-        offsets = admin.list_consumer_group_offsets(group)
+        out = {}
+        for p in sorted(c.partitions_for_topic(topic) or ()):
+            off = c.committed(TopicPartition(topic, p))
+            if off is not None and off >= 0:
+                out[p] = off
+        return out
     finally:
-        admin.close()
-    return sum(o.offset for tp, o in offsets.items() if tp.topic == topic and o.offset > 0)
+        c.close(autocommit=False)
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    return sum(committed_offsets(bootstrap, group, topic).values())
 
 
 def service_settings(
