@@ -210,8 +210,9 @@ def render_stream(sm: dict[str, Any]) -> list[str]:
         f"| produce-to-commit latency p99 | {lat['p99_ms']:,.0f} ms | <= 250 ms at "
         f"{lat['target_rate']:,.0f} events/s | {_yes(ok_p99)} |",
         f"| produce-to-commit latency max | {lat['max_ms']:,.0f} ms | – | – |", "",
-        f"Rates run from the first processed batch to the commit of the checkpoint covering "
-        f"the last event. Latency is measured over {lat['events']:,} events sent at "
+        f"The raw rate runs from the first records read to the last; the detector's from its "
+        f"first processed batch to the commit of the checkpoint covering the last event. "
+        f"Latency is measured over {lat['events']:,} events sent at "
         f"{lat['achieved_rate']:,.0f} events/s (asked: {lat['target_rate']:,.0f}) for "
         f"{lat['seconds']:.0f} s by a producer thread in the same process, from `send` to the "
         f"commit of the first checkpoint covering the event's offset, when its actions "

@@ -79,7 +79,8 @@ def stream(quick: bool) -> dict[str, Any]:
                   f"{latency['achieved_rate']:,.0f} events/s", file=sys.stderr)
         finally:
             svc.stop_event.set()
-            runner.join(30)
+            if runner.is_alive():
+                runner.join(30)
         if runner.error is not None:
             raise RuntimeError("the detector service failed") from runner.error
 
@@ -144,7 +145,8 @@ def _raw_consume(settings: Settings, n: int, timeout: float) -> float:
     consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
     try:
         topic = settings.topics.events
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         deadline = time.monotonic() + timeout

@@ -162,8 +162,6 @@ class ServiceSettings:
     commit_interval_ms: int = 100
     alert_format: str = "native"
     transactional_id_prefix: str = "insider-detector"
-    # Optional local copy of each partition's state, for fast restarts.
-    state_dir: str = ""
     # Key for signing state snapshots; without it snapshots are still loaded
     # only through an allow-list of classes.
     state_key: str = field(default="", repr=False)

@@ -15,6 +15,7 @@ def test_benchmarks_run_on_tiny_inputs(tmp_path: Path, monkeypatch: pytest.Monke
     out = tmp_path / "benchmarks.md"
     assert main(["all", "--quick", "--out", str(out)]) == 0
     text = out.read_text()
-    for heading in ("## Detection quality", "## Replay speed", "## State per employee"):
+    for heading in ("## Detection quality", "## Replay speed", "## State per employee",
+                    "## Streaming through a broker"):
         assert heading in text
     assert "events/s" in text and "| scenario recall |" in text
