@@ -388,3 +388,19 @@ def test_invalid_settings_fail_at_start_naming_the_setting(bad: dict[str, str]) 
     if "SASL" in str(bad):
         name = "kafka.sasl_username"
     assert name in proc.stderr.decode()
+
+
+def test_at_least_once_mode_makes_the_same_decisions(
+    broker: EmbeddedBroker, small_world: Path
+) -> None:
+    s = service_settings(broker, partitions=2, delivery="at_least_once")
+    ensure_topics(s)
+    events = [x for x in _lines(small_world / "events.jsonl") if _key(x) is not None]
+    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
+    produce(broker.bootstrap, s.topics.events, _keyed(events))
+    with running(s) as svc:
+        _wait(lambda: svc.stats.events >= len(events), what="all events consumed")
+        _wait(lambda: _checkpointed(svc), what="a checkpoint")
+    assert committed_total(broker.bootstrap, s.kafka.group_id, s.topics.events) == len(events)
+    got = _published(broker, s)
+    assert _by_id(got) == _by_id(_replayed(small_world, events, 2))
