@@ -138,7 +138,7 @@ def run_demo(args: argparse.Namespace) -> int:
         finished = not stop.is_set()
     except KeyboardInterrupt:
         stop.set()
-    except Exception as exc:  # noqa: BLE001 - say what failed, then clean up
+    except Exception as exc:  # say what failed, then clean up
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         code = 1
     finally:
@@ -157,7 +157,7 @@ def run_demo(args: argparse.Namespace) -> int:
 def _serve(service: Service) -> None:
     try:
         service.run()
-    except Exception as exc:  # noqa: BLE001 - the main thread reports and stops
+    except Exception as exc:  # the main thread reports and stops
         print(f"error: detector stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
         service.stop_event.set()
 

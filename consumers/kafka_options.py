@@ -38,6 +38,7 @@ def consumer_options(k: KafkaSettings, group: bool = True) -> dict[str, Any]:
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=k.max_poll_records,
+        fetch_max_wait_ms=k.fetch_max_wait_ms,
     )
     if group:
         opts.update(

@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,7 @@ class Service:
         self._interval = settings.service.commit_interval_ms / 1000.0
         self._to_open: set[int] = set()
         self._metrics_server: Any = None
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="checkpoint")
 
     # -- life cycle ---------------------------------------------------------
 
@@ -152,9 +154,11 @@ class Service:
                     self._open_assigned()
                 if batch:
                     self._handle(batch)
-                if time.monotonic() >= next_checkpoint:
+                now = time.monotonic()
+                if now >= next_checkpoint:
                     self.checkpoint()
-                    next_checkpoint = time.monotonic() + self._interval
+                    # A steady cadence: the time a checkpoint takes is not added to it.
+                    next_checkpoint = max(next_checkpoint + self._interval, now)
             self.checkpoint()
         finally:
             self.close()
@@ -176,6 +180,7 @@ class Service:
         if self.feed is not None:
             self.feed.close()
             self.feed = None
+        self._pool.shutdown(wait=True)
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
@@ -257,32 +262,61 @@ class Service:
     # -- checkpoints ------------------------------------------------------------
 
     def checkpoint(self, partitions: set[int] | None = None) -> None:
+        """Checkpoint every task with new work; their transactions commit concurrently.
+
+        State is serialised here, on the loop's thread; only the broker round
+        trips (each task's own producer) run in parallel.
+        """
         started = time.perf_counter()
+        todo = [self.tasks[p] for p in sorted(self.tasks if partitions is None else partitions)
+                if p in self.tasks and self.tasks[p].changed]
+        if not todo:
+            return
+        assert self.consumer is not None
+        group = self.consumer.group_metadata()
+        prepared = [(task, self._prepare(task)) for task in todo]
+        if self.exactly_once and len(prepared) > 1:
+            futures = [self._pool.submit(self._commit_transaction, task, records, offsets,
+                                         group)
+                       for task, (records, offsets) in prepared]
+            errors = [f.exception() for f in futures]
+        else:
+            errors = []
+            for task, (records, offsets) in prepared:
+                try:
+                    if self.exactly_once:
+                        self._commit_transaction(task, records, offsets, group)
+                    else:
+                        self._commit_flushed(records, offsets)
+                    errors.append(None)
+                except KafkaError as exc:
+                    errors.append(exc)
         done = 0
-        for p in sorted(self.tasks if partitions is None else partitions):
-            task = self.tasks.get(p)
-            if task is None or not task.changed:
-                continue
-            try:
-                self._checkpoint_task(task)
+        for (task, _), exc in zip(prepared, errors, strict=True):
+            p = task.partition
+            if exc is None:
+                self._committed(task)
                 done += 1
-            except ProducerFencedError:
+            elif isinstance(exc, ProducerFencedError):
                 log.warning("fenced: partition taken over", extra={"partition": p})
                 self._drop(p)
-            except KafkaError as exc:
+            elif isinstance(exc, KafkaError):
                 log.error("checkpoint failed; state dropped, will restore",
                           extra={"partition": p, "error": repr(exc)})
                 self._drop(p, abort=True)
                 self._reassign_one(p)
+            else:
+                raise exc
         if done:
             self.stats.checkpoints += done
             self.stats.checkpoint_seconds += time.perf_counter() - started
             self.stats.last_checkpoint = time.time()
 
-    def _checkpoint_task(self, task: Task) -> None:
+    def _prepare(
+        self, task: Task
+    ) -> tuple[list[tuple[int | None, OutRecord]], dict[TopicPartition, OffsetAndMetadata]]:
         s = self.settings
-        assert self.consumer is not None
-        records = [(None, r) for r in task.pending]
+        records: list[tuple[int | None, OutRecord]] = [(None, r) for r in task.pending]
         records += checkpoint_records(s.topics.changelog, task.partition, task.engine, task.at,
                                       self.state_key)
         offsets = {
@@ -291,24 +325,38 @@ class Service:
             TopicPartition(s.topics.commands, task.partition):
                 OffsetAndMetadata(task.commands_next, "", -1),
         }
-        if self.exactly_once:
-            producer = task.producer
-            assert producer is not None
-            producer.begin_transaction()
-            for part, r in records:
-                producer.send(r.topic, key=r.key, value=r.value, headers=r.headers,
-                              partition=part)
-            producer.send_offsets_to_transaction(offsets, self.consumer.group_metadata())
-            producer.commit_transaction()
-        else:
-            producer = self.side_producer
-            assert producer is not None
-            futures = [producer.send(r.topic, key=r.key, value=r.value, headers=r.headers,
-                                     partition=part) for part, r in records]
-            producer.flush()
-            for f in futures:
-                f.get(timeout=0)  # raises if the write failed: offsets stay behind
-            self.consumer.commit(offsets)
+        return records, offsets
+
+    @staticmethod
+    def _commit_transaction(
+        task: Task,
+        records: list[tuple[int | None, OutRecord]],
+        offsets: dict[TopicPartition, OffsetAndMetadata],
+        group: Any,
+    ) -> None:
+        producer = task.producer
+        assert producer is not None
+        producer.begin_transaction()
+        for part, r in records:
+            producer.send(r.topic, key=r.key, value=r.value, headers=r.headers, partition=part)
+        producer.send_offsets_to_transaction(offsets, group)
+        producer.commit_transaction()
+
+    def _commit_flushed(
+        self,
+        records: list[tuple[int | None, OutRecord]],
+        offsets: dict[TopicPartition, OffsetAndMetadata],
+    ) -> None:
+        producer = self.side_producer
+        assert producer is not None and self.consumer is not None
+        futures = [producer.send(r.topic, key=r.key, value=r.value, headers=r.headers,
+                                 partition=part) for part, r in records]
+        producer.flush()
+        for f in futures:
+            f.get(timeout=0)  # raises if the write failed: offsets stay behind
+        self.consumer.commit(offsets)
+
+    def _committed(self, task: Task) -> None:
         task.pending.clear()
         task.changed = False
         decided, task.decided = task.decided, []

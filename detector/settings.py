@@ -131,6 +131,9 @@ class KafkaSettings:
     session_timeout_ms: int = 10000
     heartbeat_interval_ms: int = 3000
     max_poll_records: int = 2000
+    # How long the broker may hold a fetch when it has nothing new; bounds the
+    # latency a quiet moment adds to the next event.
+    fetch_max_wait_ms: int = 50
     request_timeout_ms: int = 30000
 
     @property
@@ -214,7 +217,7 @@ class Settings:
                 "kafka.heartbeat_interval_ms: must be at most a third of kafka.session_timeout_ms"
             )
         for name in ("session_timeout_ms", "heartbeat_interval_ms", "max_poll_records",
-                     "request_timeout_ms"):
+                     "fetch_max_wait_ms", "request_timeout_ms"):
             if getattr(k, name) <= 0:
                 raise SettingsError(f"kafka.{name}: must be > 0")
         names = [getattr(t, f.name) for f in dataclasses.fields(t) if f.type == "str"]
