@@ -54,7 +54,7 @@ def producer_options(k: KafkaSettings) -> dict[str, Any]:
     opts.update(
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,
+        linger_ms=0,
         compression_type=None,
     )
     return opts

@@ -162,7 +162,7 @@ class ServiceSettings:
     delivery: str = "exactly_once"
     # A transaction (outputs + state + offsets) is committed at least this often;
     # it bounds how long an action waits before read-committed consumers see it.
-    commit_interval_ms: int = 100
+    commit_interval_ms: int = 50
     alert_format: str = "native"
     transactional_id_prefix: str = "insider-detector"
     # Key for signing state snapshots; without it snapshots are still loaded
