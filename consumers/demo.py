@@ -101,7 +101,7 @@ def run_demo(args: argparse.Namespace) -> int:
         producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=10,
                                  batch_size=262144, acks="all")
         for raw in employees:
-            producer.send(settings.topics.directory, key=_employee(raw), value=raw)
+            producer.send(settings.topics.directory, key=employee_key_of(raw), value=raw)
         producer.flush()
         worker = threading.Thread(target=_serve, args=(service,), daemon=True)
         worker.start()
@@ -114,7 +114,7 @@ def run_demo(args: argparse.Namespace) -> int:
         for raw in history:
             if stop.is_set():
                 break
-            producer.send(settings.topics.events, key=_employee(raw), value=raw)
+            producer.send(settings.topics.events, key=employee_key_of(raw), value=raw)
         producer.flush()
         _wait_for(service, len(history), stop)
         say(f"history scored in {time.monotonic() - began:.1f} s; streaming the live week "
@@ -130,7 +130,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 delay = due - time.monotonic()
                 if delay > 0 and stop.wait(delay):
                     break
-            producer.send(settings.topics.events, key=_employee(raw), value=raw)
+            producer.send(settings.topics.events, key=employee_key_of(raw), value=raw)
         producer.flush()
         producer.close()
         _wait_for(service, len(events), stop)
@@ -167,7 +167,8 @@ def _wait_for(service: Service, n: int, stop: threading.Event) -> None:
         stop.wait(0.1)
 
 
-def _employee(raw: bytes) -> bytes | None:
+def employee_key_of(raw: bytes) -> bytes | None:
+    """The record key an event is produced with: its employee id, when it has one."""
     try:
         doc = orjson.loads(raw)
         eid = doc.get("employee_id") if isinstance(doc, dict) else None

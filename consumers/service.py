@@ -49,6 +49,10 @@ from detector.settings import Settings, read_secret
 log = logging.getLogger("insider.service")
 
 ActionHook = Callable[[Action], None]
+# Checkpoints get at most 1 / CHECKPOINT_SHARE of the loop's time under load.
+CHECKPOINT_SHARE = 5.0
+# ...once scoring takes more than this share of the time between checkpoints.
+SATURATED = 0.5
 
 
 @dataclass(slots=True)
@@ -143,7 +147,8 @@ class Service:
                                 listener=_Rebalance(self))
         log.info("started", extra={"delivery": s.service.delivery,
                                    "group": s.kafka.group_id})
-        next_checkpoint = time.monotonic() + self._interval
+        next_checkpoint = last_checkpoint = time.monotonic()
+        busy = 0.0
         try:
             while not self.stop_event.is_set():
                 self.stats.loop_heartbeat = time.time()
@@ -153,12 +158,24 @@ class Service:
                 if self._to_open:
                     self._open_assigned()
                 if batch:
+                    began = time.monotonic()
                     self._handle(batch)
+                    busy += time.monotonic() - began
                 now = time.monotonic()
                 if now >= next_checkpoint:
                     self.checkpoint()
-                    # A steady cadence: the time a checkpoint takes is not added to it.
-                    next_checkpoint = max(next_checkpoint + self._interval, now)
+                    took = time.monotonic() - now
+                    # A steady cadence while the loop keeps up.  When it is saturated
+                    # (mostly scoring), checkpoints are spaced so that they take at
+                    # most a fifth of its time: latency then gives way to throughput.
+                    step = self._interval
+                    if busy > SATURATED * (now - last_checkpoint):
+                        step = max(step, CHECKPOINT_SHARE * took)
+                    if step > self._interval:
+                        next_checkpoint = now + step
+                    else:
+                        next_checkpoint = max(next_checkpoint + step, now)
+                    last_checkpoint, busy = now, 0.0
             self.checkpoint()
         finally:
             self.close()
@@ -358,12 +375,12 @@ class Service:
 
     def _committed(self, task: Task) -> None:
         task.pending.clear()
-        task.changed = False
         decided, task.decided = task.decided, []
         for act in decided:
             self.stats.actions[act.type] = self.stats.actions.get(act.type, 0) + 1
             if self.on_action is not None:
                 self.on_action(act)
+        task.changed = False  # last: a reader who sees it also sees the actions reported
 
     # -- rebalances ---------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from kafka_kit import (
 
 from consumers.broker import EmbeddedBroker
 from consumers.changelog import restore
+from consumers.demo import employee_key_of
 from consumers.records import DLQ_CODE, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 from consumers.service import Service
 from consumers.topics import ensure_topics
@@ -42,13 +43,7 @@ def _lines(path: Path) -> list[bytes]:
     return [raw for _, raw in iter_lines(str(path))]
 
 
-def _key(raw: bytes) -> bytes | None:
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    eid = doc.get("employee_id") if isinstance(doc, dict) else None
-    return eid.encode() if isinstance(eid, str) else None
+_key = employee_key_of
 
 
 def _keyed(lines: list[bytes]) -> list[tuple[bytes | None, bytes | None]]:
@@ -207,7 +202,8 @@ def test_directory_updates_and_analyst_commands_change_decisions(
     actions: list[Any] = []
     with running(s) as svc:
         svc.on_action = actions.append
-        _wait(lambda: svc.stats.events >= len(events), what="history consumed")
+        _wait(lambda: svc.stats.events >= len(events) and _checkpointed(svc),
+              what="history consumed and committed")
         before = len(actions)
         # HR terminates both, dated a day after the last event of the history.
         for emp in (a, b):
@@ -288,6 +284,16 @@ def _feed(broker: EmbeddedBroker, topic: str, items: list[tuple[bytes | None, by
     return th
 
 
+def _prepared(
+    broker: EmbeddedBroker, world: Path, partitions: int, **service: object
+) -> tuple[Settings, list[bytes]]:
+    """Fresh topics with the world's directory on them; the world's keyed events."""
+    s = service_settings(broker, partitions=partitions, **service)
+    ensure_topics(s)
+    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(world / "employees.jsonl")))
+    return s, [x for x in _lines(world / "events.jsonl") if _key(x) is not None]
+
+
 def _state_events(s: Settings, partitions: int, broker: EmbeddedBroker) -> int:
     """Events counted in the committed state of every partition."""
     ev = committed_offsets(broker.bootstrap, s.kafka.group_id, s.topics.events)
@@ -300,10 +306,7 @@ def _state_events(s: Settings, partitions: int, broker: EmbeddedBroker) -> int:
 def test_killed_instance_is_taken_over_without_loss_or_duplicates(
     broker: EmbeddedBroker, small_world: Path, tmp_path: Path
 ) -> None:
-    s = service_settings(broker, partitions=4)
-    ensure_topics(s)
-    events = [x for x in _lines(small_world / "events.jsonl") if _key(x) is not None]
-    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
+    s, events = _prepared(broker, small_world, 4)
     a = _start(s, tmp_path / "a.log")
     b = _start(s, tmp_path / "b.log")
     try:
@@ -338,10 +341,7 @@ def test_killed_instance_is_taken_over_without_loss_or_duplicates(
 def test_restarted_detector_resumes_with_its_baselines(
     broker: EmbeddedBroker, small_world: Path, tmp_path: Path
 ) -> None:
-    s = service_settings(broker, partitions=2)
-    ensure_topics(s)
-    events = [x for x in _lines(small_world / "events.jsonl") if _key(x) is not None]
-    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
+    s, events = _prepared(broker, small_world, 2)
     half = int(len(events) * 0.7)
     produce(broker.bootstrap, s.topics.events, _keyed(events[:half]))
     first = _start(s, tmp_path / "first.log")
@@ -393,10 +393,7 @@ def test_invalid_settings_fail_at_start_naming_the_setting(bad: dict[str, str]) 
 def test_at_least_once_mode_makes_the_same_decisions(
     broker: EmbeddedBroker, small_world: Path
 ) -> None:
-    s = service_settings(broker, partitions=2, delivery="at_least_once")
-    ensure_topics(s)
-    events = [x for x in _lines(small_world / "events.jsonl") if _key(x) is not None]
-    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
+    s, events = _prepared(broker, small_world, 2, delivery="at_least_once")
     produce(broker.bootstrap, s.topics.events, _keyed(events))
     with running(s) as svc:
         _wait(lambda: svc.stats.events >= len(events), what="all events consumed")
