@@ -22,7 +22,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     logs.setup(settings.service.log_level)
     stop = threading.Event()
     install_stop_signals(stop)
-    return Service(settings, stop=stop).run()
+    from kafka.errors import KafkaError
+
+    from consumers.topics import TopicError
+
+    try:
+        return Service(settings, stop=stop).run()
+    except (KafkaError, TopicError, TimeoutError) as exc:
+        print(f"error: {type(exc).__name__}: {exc} "
+              f"(kafka.bootstrap_servers = {settings.kafka.bootstrap_servers})", file=sys.stderr)
+        return 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -401,3 +401,17 @@ def test_at_least_once_mode_makes_the_same_decisions(
     assert committed_total(broker.bootstrap, s.kafka.group_id, s.topics.events) == len(events)
     got = _published(broker, s)
     assert _by_id(got) == _by_id(_replayed(small_world, events, 2))
+
+
+def test_unreachable_broker_is_a_clear_error_not_a_traceback() -> None:
+    from consumers.broker import free_port
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT),
+           "INSIDER_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+           "INSIDER_KAFKA__REQUEST_TIMEOUT_MS": "3000"}
+    proc = subprocess.run([sys.executable, "-m", "consumers.cli", "run"], env=env,
+                          capture_output=True, timeout=120, cwd=ROOT)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "Unable to bootstrap" in err and "kafka.bootstrap_servers" in err
+    assert "Traceback" not in err
