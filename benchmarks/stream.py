@@ -173,13 +173,14 @@ class _TimedService(Service):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.commits: list[tuple[float, int, dict[int, int]]] = []
+        self._positions: dict[int, int] = {}
 
-    def checkpoint(self, partitions: set[int] | None = None) -> None:
-        handled = self.stats.events if partitions is None else -1
-        super().checkpoint(partitions)
-        parts = set(self.tasks) if partitions is None else partitions & set(self.tasks)
-        self.commits.append((time.perf_counter(), handled,
-                             {p: self.tasks[p].events_next for p in parts}))
+    def _committed(self, task: Any) -> None:
+        super()._committed(task)
+        self._positions[task.partition] = task.events_next
+        # Committed events positions summed: the events handled and committed so far.
+        self.commits.append((time.perf_counter(), sum(self._positions.values()),
+                             {task.partition: task.events_next}))
 
 
 class _Runner(threading.Thread):

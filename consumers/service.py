@@ -83,6 +83,9 @@ class Task:
         self.events_next = 0
         self.commands_next = 0
         self.changed = False
+        self.last_event_wall = time.monotonic()
+        # Quiet time already added to the engine's event time since the last event.
+        self.idle_credited = 0.0
 
     @property
     def at(self) -> tuple[int, int]:
@@ -163,6 +166,7 @@ class Service:
                     busy += time.monotonic() - began
                 now = time.monotonic()
                 if now >= next_checkpoint:
+                    self._expire_idle(now)
                     self.checkpoint()
                     took = time.monotonic() - now
                     # A steady cadence while the loop keeps up.  When it is saturated
@@ -225,6 +229,8 @@ class Service:
                     for act in process(ev):
                         self._emit(task, act)
                 task.events_next = msgs[-1].offset + 1
+                task.last_event_wall = time.monotonic()
+                task.idle_credited = 0.0
                 self.stats.events += len(msgs)
             else:
                 for m in msgs:
@@ -232,6 +238,23 @@ class Service:
                 task.commands_next = msgs[-1].offset + 1
                 self.stats.commands += len(msgs)
             task.changed = True
+
+    def _expire_idle(self, now: float) -> None:
+        """Release freezes on partitions that have gone quiet (see idle_expiry_after_s)."""
+        after = self.settings.service.idle_expiry_after_s
+        for task in self.tasks.values():
+            engine = task.engine
+            quiet = now - task.last_event_wall
+            if quiet < after or engine.incidents.next_expiry == float("inf"):
+                continue
+            if engine.watermark == float("-inf"):
+                continue
+            acts = engine.advance(engine.watermark + quiet - task.idle_credited)
+            task.idle_credited = quiet
+            for act in acts:
+                self._emit(task, act)
+            if acts:
+                task.changed = True
 
     def _command(self, task: Task, tp: TopicPartition, m: Any) -> None:
         try:
@@ -278,7 +301,7 @@ class Service:
 
     # -- checkpoints ------------------------------------------------------------
 
-    def checkpoint(self, partitions: set[int] | None = None) -> None:
+    def checkpoint(self, partitions: set[int] | None = None, reopen: bool = True) -> None:
         """Checkpoint every task with new work; their transactions commit concurrently.
 
         State is serialised here, on the loop's thread; only the broker round
@@ -321,7 +344,8 @@ class Service:
                 log.error("checkpoint failed; state dropped, will restore",
                           extra={"partition": p, "error": repr(exc)})
                 self._drop(p, abort=True)
-                self._reassign_one(p)
+                if reopen:  # never on the client's network thread (a revoke)
+                    self._reassign_one(p)
             else:
                 raise exc
         if done:
@@ -386,7 +410,7 @@ class Service:
 
     def on_revoked(self, revoked: set[TopicPartition]) -> None:
         parts = {tp.partition for tp in revoked} & set(self.tasks)
-        self.checkpoint(parts)
+        self.checkpoint(parts, reopen=False)
         for p in parts:
             self._drop(p)
         log.info("partitions revoked", extra={"partitions": sorted(parts)})

@@ -248,6 +248,19 @@ class Engine:
             got = self._early[employee_id] = (first, early)
         return got[1]
 
+    def advance(self, ts: float) -> list[Action]:
+        """Move event time on without an event: the freezes due by ``ts`` are released.
+
+        For a live stream that has gone quiet; the releases are the ones the next
+        event would have brought, with the same ids and times.
+        """
+        if ts <= self.watermark:
+            return []
+        self.watermark = ts
+        if self.incidents.next_expiry > ts:
+            return []
+        return self._count(self.incidents.expire(ts))
+
     def release(
         self, employee_id: str, reason: str = "analyst", at: float | None = None
     ) -> list[Action]:

@@ -171,6 +171,9 @@ class ServiceSettings:
     state_key_file: str = ""
     # How long a false-positive verdict keeps the same pattern quiet.
     false_positive_suppress_seconds: int = 7 * 86400
+    # A partition with no events for this long (wall clock) moves its event time
+    # on at the wall clock's pace, so that its freezes still expire.
+    idle_expiry_after_s: float = 60.0
     # Reading the directory to its end before scoring may take at most this long.
     directory_load_timeout_s: float = 120.0
     metrics_port: int = 9464
@@ -232,6 +235,8 @@ class Settings:
             raise SettingsError("topics.partitions/replication_factor: must be > 0")
         if v.commit_interval_ms <= 0:
             raise SettingsError("service.commit_interval_ms: must be > 0")
+        if v.idle_expiry_after_s <= 0:
+            raise SettingsError("service.idle_expiry_after_s: must be > 0")
         if v.false_positive_suppress_seconds < 0:
             raise SettingsError("service.false_positive_suppress_seconds: must be >= 0")
         if not 0 <= v.metrics_port < 65536:

@@ -3,6 +3,7 @@ dead letters, directory updates, analysts' commands, crashes and restarts."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -34,7 +35,7 @@ from consumers.topics import ensure_topics
 from detector.events import DATA_OUT_ACTIONS
 from detector.jsonl import iter_lines
 from detector.replay import load_directory, replay
-from detector.settings import Settings
+from detector.settings import DecisionSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -288,7 +289,13 @@ def _prepared(
     broker: EmbeddedBroker, world: Path, partitions: int, **service: object
 ) -> tuple[Settings, list[bytes]]:
     """Fresh topics with the world's directory on them; the world's keyed events."""
-    s = service_settings(broker, partitions=partitions, **service)
+    return _prepared_with(service_settings(broker, partitions=partitions, **service), broker,
+                          world)
+
+
+def _prepared_with(
+    s: Settings, broker: EmbeddedBroker, world: Path
+) -> tuple[Settings, list[bytes]]:
     ensure_topics(s)
     produce(broker.bootstrap, s.topics.directory, _keyed(_lines(world / "employees.jsonl")))
     return s, [x for x in _lines(world / "events.jsonl") if _key(x) is not None]
@@ -415,3 +422,34 @@ def test_unreachable_broker_is_a_clear_error_not_a_traceback() -> None:
     assert proc.returncode == 1, err
     assert "Unable to bootstrap" in err and "kafka.bootstrap_servers" in err
     assert "Traceback" not in err
+
+
+def test_freezes_expire_on_a_partition_that_has_gone_quiet(
+    broker: EmbeddedBroker, small_world: Path
+) -> None:
+    s = service_settings(broker, partitions=1, idle_expiry_after_s=0.5)
+    s = dataclasses.replace(s, decisions=DecisionSettings(freeze_ttl_seconds=3))
+    s, events = _prepared_with(s, broker, small_world)
+    produce(broker.bootstrap, s.topics.events, _keyed(events))
+    a = _active_employees(small_world)[0]
+    actions: list[Any] = []
+    with running(s) as svc:
+        svc.on_action = actions.append
+        _wait(lambda: svc.stats.events >= len(events) and _checkpointed(svc),
+              what="history consumed and committed")
+        rec = _record_for(small_world, a)
+        rec.update(status="terminated", updated_at="2026-10-15T09:00:00Z")
+        produce(broker.bootstrap, s.topics.directory, [(a.encode(), orjson.dumps(rec))])
+        _wait(lambda: svc.feed is not None and svc.feed.records
+              >= len(_lines(small_world / "employees.jsonl")) + 1, what="directory update")
+        produce(broker.bootstrap, s.topics.events,
+                [(a.encode(), _event_like(small_world, a, "probe-q-1", "2026-10-15T12:00:00Z"))])
+        _wait(lambda: any(x.type == "freeze" and x.employee_id == a for x in actions),
+              what="the freeze")
+        freeze = next(x for x in actions if x.type == "freeze" and x.employee_id == a)
+        # No event follows: the quiet partition's clock lets the 3 s freeze expire.
+        _wait(lambda: any(x.type == "release" and x.employee_id == a for x in actions),
+              timeout=30, what="the release")
+        release = next(x for x in actions if x.type == "release" and x.employee_id == a)
+        assert release.release_reason == "ttl_expired"
+        assert release.event_time == freeze.expires_at
