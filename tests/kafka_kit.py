@@ -146,8 +146,9 @@ def service_settings(
     )
     k = KafkaSettings(bootstrap_servers=broker.bootstrap, group_id=f"t{n}.group",
                       session_timeout_ms=2000, heartbeat_interval_ms=500)
-    svc = ServiceSettings(metrics_port=0, commit_interval_ms=100,
-                          transactional_id_prefix=f"t{n}", **service)  # type: ignore[arg-type]
+    options: dict[str, object] = {"metrics_port": 0, "commit_interval_ms": 100,
+                                   "transactional_id_prefix": f"t{n}", **service}
+    svc = ServiceSettings(**options)  # type: ignore[arg-type]
     return Settings(kafka=k, topics=t, service=svc)
 
 

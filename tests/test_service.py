@@ -453,3 +453,32 @@ def test_freezes_expire_on_a_partition_that_has_gone_quiet(
         release = next(x for x in actions if x.type == "release" and x.employee_id == a)
         assert release.release_reason == "ttl_expired"
         assert release.event_time == freeze.expires_at
+
+
+def test_metrics_count_what_the_service_did_and_name_no_one(
+    broker: EmbeddedBroker, small_world: Path
+) -> None:
+    import urllib.request
+
+    from consumers.broker import free_port
+
+    port = free_port()
+    s = service_settings(broker, partitions=1, metrics_port=port, metrics_host="127.0.0.1")
+    s, events = _prepared_with(s, broker, small_world)
+    produce(broker.bootstrap, s.topics.events, [*_keyed(events), (b"E1", b"{broken")])
+    with running(s) as svc:
+        _wait(lambda: svc.stats.events >= len(events) + 1 and _checkpointed(svc),
+              what="all events committed")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        actions = dict(svc.stats.actions)
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+              for line in text.splitlines() if line.startswith("insider_")}
+    assert values["insider_events_consumed_total"] == len(events) + 1
+    assert values['insider_rejects_total{reason="not_json"}'] >= 1
+    assert values["insider_partitions_owned"] == 1
+    assert values["insider_employees_tracked"] >= 30
+    for kind, n in actions.items():
+        assert values[f'insider_actions_total{{type="{kind}"}}'] == n
+    employees = {orjson.loads(x)["employee_id"] for x in _lines(small_world / "employees.jsonl")}
+    assert not any(e in text for e in employees)
