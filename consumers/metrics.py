@@ -1,22 +1,80 @@
-"""Prometheus metrics, read from the service's own counters at scrape time.
+"""Prometheus metrics and health endpoints for the service.
 
-An explicit registry with one prefix; nothing here names an employee or a
-customer, so no label can carry an id.
+One explicit registry, one prefix (``insider_``).  The loop keeps plain
+counters and figures in ``ServiceStats``; this module turns them into metric
+families when Prometheus scrapes, so the hot path pays no locking.  No label
+carries an employee or customer id: reasons, severities, types and
+partition numbers only.
+
+``/healthz`` fails when the consume loop has not turned for
+``service.stall_seconds``; ``/readyz`` fails until the directory is loaded and
+every assigned partition's state restored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+)
 from prometheus_client.registry import Collector
+
+from detector import __version__
 
 if TYPE_CHECKING:
     from consumers.service import Service
 
 PREFIX = "insider"
+
+# Score buckets end at the default severity thresholds (40 alert, 55 medium,
+# 70 high, 85 critical) so that a SIEM can count each band from the buckets.
+SCORE_BOUNDS = (10, 20, 30, 40, 55, 70, 85, 95, 100)
+# Decision latency: a batch is scored in about a millisecond per hundred
+# events; the buckets span one event (0.1 ms) to a stalled batch (2.5 s).
+DECISION_BOUNDS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                   1.0, 2.5)
+# Event time to decision: near-real-time streams sit in the first buckets;
+# replays and backlogs land in the hour and day buckets.
+LAG_BOUNDS = (0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0, 86400.0)
+# Checkpoints: one transaction round trip (a few ms) to a slow broker (seconds).
+CHECKPOINT_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class BucketCounts:
+    """A histogram the loop can feed without locks: counts per bucket and a sum."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        i = 0
+        bounds = self.bounds
+        while i < len(bounds) and value > bounds[i]:
+            i += 1
+        self.counts[i] += 1
+        self.total += value
+
+    def family(self, name: str, doc: str) -> HistogramMetricFamily:
+        cumulative, running = [], 0
+        for bound, n in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += n
+            cumulative.append((_le(bound), running))
+        return HistogramMetricFamily(name, doc, buckets=cumulative, sum_value=self.total)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(float(bound))
 
 
 class ServiceCollector(Collector):
@@ -25,39 +83,100 @@ class ServiceCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         svc, st = self.service, self.service.stats
-        yield CounterMetricFamily(f"{PREFIX}_events_consumed", "Access events consumed.",
-                                  value=st.events)
-        yield CounterMetricFamily(f"{PREFIX}_commands_consumed", "Analyst commands consumed.",
+        p = PREFIX
+        info = InfoMetricFamily(f"{p}_build", "Detector version and the model it scores with.")
+        info.add_metric([], {"version": __version__,
+                             "model_version": svc.settings.model_version,
+                             "delivery": svc.settings.service.delivery})
+        yield info
+        yield CounterMetricFamily(f"{p}_events_consumed", "Access events consumed (valid or "
+                                  "not).", value=st.events)
+        yield CounterMetricFamily(f"{p}_commands_consumed", "Analyst commands consumed.",
                                   value=st.commands)
-        rejects = CounterMetricFamily(f"{PREFIX}_rejects", "Records sent to the dead-letter "
-                                      "topic, by reason code.", labels=["reason"])
-        for code, n in sorted(st.rejects.items()):
-            rejects.add_metric([code], n)
-        yield rejects
-        actions = CounterMetricFamily(f"{PREFIX}_actions", "Actions published (committed), "
-                                      "by type.", labels=["type"])
-        for kind, n in sorted(st.actions.items()):
-            actions.add_metric([kind], n)
-        yield actions
-        yield CounterMetricFamily(f"{PREFIX}_checkpoints", "Partition checkpoints committed.",
-                                  value=st.checkpoints)
-        yield CounterMetricFamily(f"{PREFIX}_checkpoint_seconds", "Time spent in checkpoints.",
-                                  value=st.checkpoint_seconds)
-        yield GaugeMetricFamily(f"{PREFIX}_last_checkpoint_timestamp_seconds",
+        yield _labelled(CounterMetricFamily, f"{p}_rejects", "Records sent to the dead-letter "
+                        "topic, by reason code.", ["reason"], st.rejects.items())
+        yield _labelled(CounterMetricFamily, f"{p}_actions", "Actions committed, by type.",
+                        ["type"], st.actions.items())
+        alerts = CounterMetricFamily(f"{p}_alerts", "Alerts committed, by severity and top "
+                                     "reason code.", labels=["severity", "reason"])
+        for (sev, code), n in sorted(st.alerts.items()):
+            alerts.add_metric([sev, code], n)
+        yield alerts
+        yield _labelled(CounterMetricFamily, f"{p}_releases", "Freezes released, by why.",
+                        ["reason"], st.releases.items())
+        yield GaugeMetricFamily(f"{p}_freezes_active", "Freezes in force in the partitions "
+                                "held.", value=st.freezes_active)
+        yield _scores(st.scores)
+        yield st.decision.family(f"{p}_decision_seconds", "From a batch's arrival to the "
+                                 "decision on its last event.")
+        yield st.event_lag.family(f"{p}_event_lag_seconds", "Wall clock minus event time "
+                                  "when the last event of a batch is decided.")
+        yield st.checkpoint_time.family(f"{p}_checkpoint_seconds", "Time a checkpoint "
+                                        "takes (all tasks' transactions).")
+        yield GaugeMetricFamily(f"{p}_last_checkpoint_timestamp_seconds",
                                 "When the last checkpoint committed (Unix time).",
                                 value=st.last_checkpoint)
-        tasks = list(svc.tasks.values())
-        yield GaugeMetricFamily(f"{PREFIX}_partitions_owned", "Input partitions this "
-                                "instance holds.", value=len(tasks))
-        yield GaugeMetricFamily(f"{PREFIX}_employees_tracked", "Employees with a baseline "
-                                "in the partitions held.",
-                                value=sum(len(t.engine.employees) for t in tasks))
-        yield GaugeMetricFamily(f"{PREFIX}_directory_records", "Directory records applied.",
+        lag = GaugeMetricFamily(f"{p}_consumer_lag", "Events not yet consumed, per input "
+                                "partition held.", labels=["partition"])
+        for part, n in sorted(st.lag.items()):
+            lag.add_metric([str(part)], n)
+        yield lag
+        yield GaugeMetricFamily(f"{p}_partitions_owned", "Input partitions this instance "
+                                "holds.", value=st.partitions)
+        yield GaugeMetricFamily(f"{p}_employees_tracked", "Employees with a baseline in the "
+                                "partitions held.", value=st.employees)
+        yield GaugeMetricFamily(f"{p}_directory_records", "Directory records applied.",
                                 value=svc.feed.records if svc.feed is not None else 0)
+        yield GaugeMetricFamily(f"{p}_up", "1 while the consume loop turns (see /healthz).",
+                                value=1.0 if svc.healthy() else 0.0)
+
+
+def _labelled(kind: Callable[..., Any], name: str, doc: str, labels: list[str],
+              items: Iterable[tuple[str, int]]) -> Any:
+    fam = kind(name, doc, labels=labels)
+    for key, n in sorted(items):
+        fam.add_metric([key], n)
+    return fam
+
+
+def _scores(by_score: list[int]) -> HistogramMetricFamily:
+    """The engines' per-score counts, grouped into SCORE_BOUNDS buckets."""
+    counts = BucketCounts(SCORE_BOUNDS)
+    for score, n in enumerate(by_score):
+        if n:
+            i = 0
+            while i < len(SCORE_BOUNDS) and score > SCORE_BOUNDS[i]:
+                i += 1
+            counts.counts[i] += n
+            counts.total += score * n
+    return counts.family(f"{PREFIX}_score", "Risk scores of the events scored (0-100).")
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 def serve(service: Service, port: int, host: str = "0.0.0.0") -> tuple[CollectorRegistry, Any]:
+    """Serve /metrics, /healthz and /readyz on a daemon thread; returns the server."""
     registry = CollectorRegistry()
     registry.register(ServiceCollector(service))
-    server, _thread = start_http_server(port, host, registry=registry)
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in ("/healthz", "/readyz"):
+            ok = service.healthy() if path == "/healthz" else service.ready()
+            body = b"ok\n" if ok else b"not ok\n"
+            start("200 OK" if ok else "503 Service Unavailable",
+                  [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+            return [body]
+        return metrics(environ, start)  # type: ignore[no-any-return]
+
+    server = make_server(host, port, app, _Server, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return registry, server

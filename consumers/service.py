@@ -36,6 +36,12 @@ from kafka.structs import OffsetAndMetadata
 from consumers.changelog import checkpoint_records, restore
 from consumers.directory_feed import DirectoryFeed
 from consumers.kafka_options import consumer_options, producer_options
+from consumers.metrics import (
+    CHECKPOINT_BOUNDS,
+    DECISION_BOUNDS,
+    LAG_BOUNDS,
+    BucketCounts,
+)
 from consumers.records import OutRecord, action_record, dead_letter
 from consumers.topics import ensure_topics
 from detector.actions import Action
@@ -69,6 +75,17 @@ class ServiceStats:
     state_entries_refused: int = 0
     loop_heartbeat: float = 0.0
     ready: bool = False
+    alerts: dict[tuple[str, str], int] = field(default_factory=dict)
+    releases: dict[str, int] = field(default_factory=dict)
+    freezes_active: int = 0
+    scores: list[int] = field(default_factory=lambda: [0] * 101)
+    decision: BucketCounts = field(default_factory=lambda: BucketCounts(DECISION_BOUNDS))
+    event_lag: BucketCounts = field(default_factory=lambda: BucketCounts(LAG_BOUNDS))
+    checkpoint_time: BucketCounts = field(
+        default_factory=lambda: BucketCounts(CHECKPOINT_BOUNDS))
+    lag: dict[int, int] = field(default_factory=dict)
+    partitions: int = 0
+    employees: int = 0
 
 
 class Task:
@@ -86,6 +103,8 @@ class Task:
         self.last_event_wall = time.monotonic()
         # Quiet time already added to the engine's event time since the last event.
         self.idle_credited = 0.0
+        # The engine's score counts as last reported to the metrics.
+        self.scores_seen = list(engine.counters.scores)
 
     @property
     def at(self) -> tuple[int, int]:
@@ -130,6 +149,8 @@ class Service:
         self._to_open: set[int] = set()
         self._metrics_server: Any = None
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="checkpoint")
+        self._looping = False
+        self._loaded = False
 
     # -- life cycle ---------------------------------------------------------
 
@@ -144,6 +165,7 @@ class Service:
         self.side_producer = KafkaProducer(**producer_options(s.kafka))
         self.feed = DirectoryFeed(s, self.directory, self._directory_reject)
         n = self.feed.catch_up(s.service.directory_load_timeout_s)
+        self._loaded = True
         log.info("directory loaded", extra={"records": n, "rejects": self.feed.rejects})
         self.consumer = KafkaConsumer(**consumer_options(s.kafka))
         self.consumer.subscribe([s.topics.events, s.topics.commands],
@@ -152,6 +174,7 @@ class Service:
                                    "group": s.kafka.group_id})
         next_checkpoint = last_checkpoint = time.monotonic()
         busy = 0.0
+        self._looping = True
         try:
             while not self.stop_event.is_set():
                 self.stats.loop_heartbeat = time.time()
@@ -163,12 +186,15 @@ class Service:
                 if batch:
                     began = time.monotonic()
                     self._handle(batch)
-                    busy += time.monotonic() - began
+                    took = time.monotonic() - began
+                    busy += took
+                    self.stats.decision.observe(took)
                 now = time.monotonic()
                 if now >= next_checkpoint:
                     self._expire_idle(now)
                     self.checkpoint()
                     took = time.monotonic() - now
+                    self._gauges()
                     # A steady cadence while the loop keeps up.  When it is saturated
                     # (mostly scoring), checkpoints are spaced so that they take at
                     # most a fifth of its time: latency then gives way to throughput.
@@ -182,6 +208,7 @@ class Service:
                     last_checkpoint, busy = now, 0.0
             self.checkpoint()
         finally:
+            self._looping = False
             self.close()
         log.info("stopped", extra={"events": self.stats.events})
         return 0
@@ -218,6 +245,7 @@ class Service:
                 continue
             if tp.topic == events_topic:
                 process = task.engine.process
+                last_ts = None
                 for m in msgs:
                     try:
                         if m.value is None:
@@ -226,8 +254,11 @@ class Service:
                     except InvalidRecord as exc:
                         self._reject(task, exc, tp, m)
                         continue
+                    last_ts = ev.ts
                     for act in process(ev):
                         self._emit(task, act)
+                if last_ts is not None:
+                    self.stats.event_lag.observe(max(0.0, time.time() - last_ts))
                 task.events_next = msgs[-1].offset + 1
                 task.last_event_wall = time.monotonic()
                 task.idle_credited = 0.0
@@ -238,6 +269,37 @@ class Service:
                 task.commands_next = msgs[-1].offset + 1
                 self.stats.commands += len(msgs)
             task.changed = True
+
+    def _gauges(self) -> None:
+        """Figures for the metrics, taken on the loop's thread (scrapes run on another)."""
+        st = self.stats
+        events = self.settings.topics.events
+        freezes = employees = 0
+        lag: dict[int, int] = {}
+        for p, task in self.tasks.items():
+            engine = task.engine
+            employees += len(engine.employees)
+            freezes += sum(1 for inc in engine.incidents.open.values() if inc.freeze_id)
+            seen, now_scores = task.scores_seen, engine.counters.scores
+            for i, n in enumerate(now_scores):
+                if n != seen[i]:
+                    st.scores[i] += n - seen[i]
+                    seen[i] = n
+            hw = self.consumer.highwater(TopicPartition(events, p)) if self.consumer else None
+            if hw is not None:
+                lag[p] = max(0, hw - task.events_next)
+        st.freezes_active, st.employees, st.partitions, st.lag = (
+            freezes, employees, len(self.tasks), lag)
+
+    def healthy(self) -> bool:
+        """False once the consume loop has not turned for ``service.stall_seconds``."""
+        if not self._looping:
+            return not self.stop_event.is_set()
+        return time.time() - self.stats.loop_heartbeat < self.settings.service.stall_seconds
+
+    def ready(self) -> bool:
+        """True once the directory is loaded and every assigned partition restored."""
+        return self._loaded and self._looping and not self._to_open
 
     def _expire_idle(self, now: float) -> None:
         """Release freezes on partitions that have gone quiet (see idle_expiry_after_s)."""
@@ -351,6 +413,7 @@ class Service:
         if done:
             self.stats.checkpoints += done
             self.stats.checkpoint_seconds += time.perf_counter() - started
+            self.stats.checkpoint_time.observe(time.perf_counter() - started)
             self.stats.last_checkpoint = time.time()
 
     def _prepare(
@@ -400,8 +463,15 @@ class Service:
     def _committed(self, task: Task) -> None:
         task.pending.clear()
         decided, task.decided = task.decided, []
+        st = self.stats
         for act in decided:
-            self.stats.actions[act.type] = self.stats.actions.get(act.type, 0) + 1
+            st.actions[act.type] = st.actions.get(act.type, 0) + 1
+            if act.type == "alert":
+                key = (act.severity, act.reasons[0].code if act.reasons else "none")
+                st.alerts[key] = st.alerts.get(key, 0) + 1
+            elif act.type == "release":
+                why = act.release_reason or "unknown"
+                st.releases[why] = st.releases.get(why, 0) + 1
             if self.on_action is not None:
                 self.on_action(act)
         task.changed = False  # last: a reader who sees it also sees the actions reported

@@ -60,6 +60,8 @@ class Counters:
     freezes: int = 0
     releases: int = 0
     unknown_employees: int = 0
+    # How many events got each score, 0 to 100.
+    scores: list[int] = field(default_factory=lambda: [0] * 101)
 
 
 class Engine:
@@ -121,6 +123,7 @@ class Engine:
         assessment = scorer.assess(obs, emp, peer, self.glob)
         if self.suppressed and ev.employee_id in self.suppressed:
             assessment = self._suppress(ev, assessment)
+        self.counters.scores[assessment.score] += 1
         suspicious = assessment.score >= self._alert_at
         scorer.learn(obs, emp, peer, self.glob, suspicious, assessment.cold_start)
         if suspicious:

@@ -177,6 +177,8 @@ class ServiceSettings:
     # Reading the directory to its end before scoring may take at most this long.
     directory_load_timeout_s: float = 120.0
     metrics_port: int = 9464
+    # /healthz fails when the consume loop has not turned for this long.
+    stall_seconds: float = 30.0
     metrics_host: str = "0.0.0.0"
     log_level: str = "INFO"
 

@@ -458,6 +458,7 @@ def test_freezes_expire_on_a_partition_that_has_gone_quiet(
 def test_metrics_count_what_the_service_did_and_name_no_one(
     broker: EmbeddedBroker, small_world: Path
 ) -> None:
+    import urllib.error
     import urllib.request
 
     from consumers.broker import free_port
@@ -469,9 +470,17 @@ def test_metrics_count_what_the_service_did_and_name_no_one(
     with running(s) as svc:
         _wait(lambda: svc.stats.events >= len(events) + 1 and _checkpointed(svc),
               what="all events committed")
+        time.sleep(0.3)  # one more loop turn, so the gauges reflect the last checkpoint
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
             text = r.read().decode()
+        for path in ("/healthz", "/readyz"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                assert r.status == 200
         actions = dict(svc.stats.actions)
+        svc.stats.loop_heartbeat -= 3600  # as if the loop had stalled for an hour
+        with pytest.raises(urllib.error.HTTPError) as stalled:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert stalled.value.code == 503
     values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
               for line in text.splitlines() if line.startswith("insider_")}
     assert values["insider_events_consumed_total"] == len(events) + 1
@@ -480,5 +489,14 @@ def test_metrics_count_what_the_service_did_and_name_no_one(
     assert values["insider_employees_tracked"] >= 30
     for kind, n in actions.items():
         assert values[f'insider_actions_total{{type="{kind}"}}'] == n
+    alerts = sum(v for k, v in values.items() if k.startswith("insider_alerts_total{"))
+    assert alerts == actions.get("alert", 0) > 0
+    scored = values["insider_score_count"]
+    assert scored == len(events) - sum(
+        v for k, v in values.items() if k.startswith("insider_rejects_total{")) + 1
+    assert values['insider_score_bucket{le="+Inf"}'] == scored
+    assert values["insider_decision_seconds_count"] >= 1
+    assert values['insider_consumer_lag{partition="0"}'] == 0
+    assert values["insider_up"] == 1
     employees = {orjson.loads(x)["employee_id"] for x in _lines(small_world / "employees.jsonl")}
     assert not any(e in text for e in employees)
