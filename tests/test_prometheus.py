@@ -11,11 +11,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from kafka_kit import produce, service_settings
+from test_service import _checkpointed, _keyed, _wait, running
+
 from consumers.broker import EmbeddedBroker, free_port
 from consumers.topics import ensure_topics
 from detector.jsonl import iter_lines
-from kafka_kit import produce, service_settings
-from test_service import _checkpointed, _keyed, _wait, running
 
 
 def _query(port: int, promql: str) -> list[dict[str, Any]]:
