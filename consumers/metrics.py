@@ -57,13 +57,13 @@ class BucketCounts:
         self.counts = [0] * (len(bounds) + 1)
         self.total = 0.0
 
-    def observe(self, value: float) -> None:
+    def observe(self, value: float, times: int = 1) -> None:
         i = 0
         bounds = self.bounds
         while i < len(bounds) and value > bounds[i]:
             i += 1
-        self.counts[i] += 1
-        self.total += value
+        self.counts[i] += times
+        self.total += value * times
 
     def family(self, name: str, doc: str) -> HistogramMetricFamily:
         cumulative, running = [], 0
@@ -113,6 +113,13 @@ class ServiceCollector(Collector):
                                   "when the last event of a batch is decided.")
         yield st.checkpoint_time.family(f"{p}_checkpoint_seconds", "Time a checkpoint "
                                         "takes (all tasks' transactions).")
+        yield CounterMetricFamily(f"{p}_restores", "Partition states restored from the "
+                                  "changelog.", value=st.restores)
+        yield CounterMetricFamily(f"{p}_state_entries_read", "Changelog entries read while "
+                                  "restoring.", value=st.state_entries_read)
+        yield CounterMetricFamily(f"{p}_state_entries_refused", "Changelog entries refused "
+                                  "(bad signature, foreign or damaged).",
+                                  value=st.state_entries_refused)
         yield GaugeMetricFamily(f"{p}_last_checkpoint_timestamp_seconds",
                                 "When the last checkpoint committed (Unix time).",
                                 value=st.last_checkpoint)
@@ -144,11 +151,7 @@ def _scores(by_score: list[int]) -> HistogramMetricFamily:
     counts = BucketCounts(SCORE_BOUNDS)
     for score, n in enumerate(by_score):
         if n:
-            i = 0
-            while i < len(SCORE_BOUNDS) and score > SCORE_BOUNDS[i]:
-                i += 1
-            counts.counts[i] += n
-            counts.total += score * n
+            counts.observe(score, n)
     return counts.family(f"{PREFIX}_score", "Risk scores of the events scored (0-100).")
 
 

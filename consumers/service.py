@@ -68,13 +68,11 @@ class ServiceStats:
     rejects: dict[str, int] = field(default_factory=dict)
     actions: dict[str, int] = field(default_factory=dict)
     checkpoints: int = 0
-    checkpoint_seconds: float = 0.0
     last_checkpoint: float = 0.0
     restores: int = 0
     state_entries_read: int = 0
     state_entries_refused: int = 0
     loop_heartbeat: float = 0.0
-    ready: bool = False
     alerts: dict[tuple[str, str], int] = field(default_factory=dict)
     releases: dict[str, int] = field(default_factory=dict)
     freezes_active: int = 0
@@ -412,7 +410,6 @@ class Service:
                 raise exc
         if done:
             self.stats.checkpoints += done
-            self.stats.checkpoint_seconds += time.perf_counter() - started
             self.stats.checkpoint_time.observe(time.perf_counter() - started)
             self.stats.last_checkpoint = time.time()
 
@@ -548,7 +545,6 @@ class Service:
             log.info("state restored", extra={"partition": p, "employees": len(r.employees),
                                               "entries_read": r.entries_read,
                                               "at": list(committed[p])})
-        self.stats.ready = True
 
     def _drop(self, p: int, abort: bool = False) -> None:
         task = self.tasks.pop(p, None)

@@ -18,7 +18,7 @@ from detector.actions import Action, derive_id
 from detector.decisions import IncidentBook, Trigger
 from detector.directory import Directory, EmployeeRecord
 from detector.events import Event
-from detector.scoring import Assessment, Observation, Scorer
+from detector.scoring import Assessment, Observation, Scorer, score_of
 from detector.settings import Settings
 from models.baseline import EmployeeBaseline, PeerBaseline
 
@@ -149,8 +149,7 @@ class Engine:
         if not live or not any(r.code in live and r.points > 0 for r in a.reasons):
             return a
         kept = [r for r in a.reasons if not (r.code in live and r.points > 0)]
-        total = sum(r.points for r in kept)
-        return Assessment(round(min(100.0, max(0.0, total))), kept, a.cold_start)
+        return Assessment(score_of(kept), kept, a.cold_start)
 
     def false_positive(
         self, employee_id: str, action_id: str, until: float | None = None

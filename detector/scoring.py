@@ -83,6 +83,11 @@ class Assessment:
 _MONTH_END: dict[int, bool] = {}
 
 
+def score_of(reasons: list[Reason]) -> int:
+    """The 0-100 score: the reasons' points added up, capped at both ends."""
+    return round(min(100.0, max(0.0, sum(r.points for r in reasons))))
+
+
 def is_month_end(local_day: int) -> bool:
     """Last two business days of a month or its first: when finance and sales close."""
     got = _MONTH_END.get(local_day)
@@ -342,10 +347,8 @@ class Scorer:
                 )
             )
 
-        total = sum(r.points for r in reasons)
         reasons.sort(key=lambda r: -r.points)
-        score = round(min(100.0, max(0.0, total)))
-        return Assessment(score, reasons, cold)
+        return Assessment(score_of(reasons), reasons, cold)
 
     def _data_out(
         self,
