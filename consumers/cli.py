@@ -1,4 +1,8 @@
-"""``insider-detector``: the core's commands plus those that need Kafka (run, demo)."""
+"""``insider-detector``: the core's commands plus those that need Kafka.
+
+``run`` and ``demo`` serve; ``alerts tail``, ``release`` and ``feedback`` are
+the security team's.
+"""
 
 from __future__ import annotations
 
@@ -22,16 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logs.setup(settings.service.log_level)
     stop = threading.Event()
     install_stop_signals(stop)
-    from kafka.errors import KafkaError
-
-    from consumers.topics import TopicError
-
-    try:
-        return Service(settings, stop=stop).run()
-    except (KafkaError, TopicError, TimeoutError) as exc:
-        print(f"error: {type(exc).__name__}: {exc} "
-              f"(kafka.bootstrap_servers = {settings.kafka.bootstrap_servers})", file=sys.stderr)
-        return 1
+    return Service(settings, stop=stop).run()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -61,11 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
     dm = sub.add_parser("demo", help="a simulated week through an embedded broker, live")
     add_arguments(dm)
     dm.set_defaults(func=cmd_demo)
+    from consumers.feed import add_arguments as feed_arguments
+    from consumers.feed import cmd_feed
+
+    fd = sub.add_parser("feed", help="send simulated CRM traffic to the configured topics")
+    feed_arguments(fd)
+    fd.add_argument("--config", help="settings file (TOML); INSIDER_* variables override it")
+    fd.set_defaults(func=cmd_feed)
+    from consumers.analyst import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_command(build_parser(), argv)
+    from kafka.errors import KafkaError
+
+    from consumers.topics import TopicError
+
+    try:
+        return run_command(build_parser(), argv)
+    except (KafkaError, TopicError, TimeoutError) as exc:
+        # The broker cannot be reached or refused us: one line, not a traceback.
+        print(f"error: {type(exc).__name__}: {exc} (see kafka.bootstrap_servers and the "
+              f"[kafka] security settings)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

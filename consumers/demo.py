@@ -19,30 +19,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-from kafka import KafkaProducer
-
 from consumers.broker import BrokerError, EmbeddedBroker, free_port
+from consumers.feed import add_arguments as feed_arguments
+from consumers.feed import employee_key_of, publish, simulate
 from consumers.service import Service
 from consumers.topics import ensure_topics
 from detector.actions import Action
 from detector.cli import print_action
 from detector.evaluation import evaluate
-from detector.events import parse_timestamp
 from detector.settings import KafkaSettings, ServiceSettings, Settings, TopicSettings
-from detector.simulator import SimConfig
-from detector.simulator.writer import stream_world
-
-WEEK = 7 * 86400.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--employees", type=int, default=150, help="head count (default 150)")
-    p.add_argument("--history-days", type=int, default=14,
-                   help="days loaded at full speed before the live week (default 14)")
-    p.add_argument("--seconds", type=float, default=60.0,
-                   help="how long the live week takes on the accelerated clock (default 60)")
-    p.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    feed_arguments(p)
     p.add_argument("--partitions", type=int, default=3, help="partitions of the input topics")
     p.add_argument("--metrics-port", type=int, default=0,
                    help="serve Prometheus metrics here (default: a free port)")
@@ -63,14 +52,10 @@ def run_demo(args: argparse.Namespace) -> int:
     logs.setup("ERROR")  # the demo prints actions and a summary; rejects are counted
     work = Path(tempfile.mkdtemp(prefix="insider-demo-"))
     say = _Say()
-    days = args.history_days + 7
-    say(f"simulating {args.employees} employees over {days} days (seed {args.seed}) ...")
-    config = SimConfig(employees=args.employees, days=days, seed=args.seed,
-                       warmup_fraction=args.history_days / days, malformed_rate=0.0005)
-    stream_world(config, work)
-    events = (work / "events.jsonl").read_bytes().splitlines()
-    employees = (work / "employees.jsonl").read_bytes().splitlines()
-    labels = orjson.loads((work / "labels.json").read_bytes())
+    say(f"simulating {args.employees} employees over {args.history_days + 7} days "
+        f"(seed {args.seed}) ...")
+    world = simulate(args.employees, args.history_days, args.seed, work)
+    labels = world.labels
     try:
         broker = EmbeddedBroker(log=work / "broker.log").start()
     except BrokerError as exc:
@@ -98,42 +83,16 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         say(f"broker: Tansu at {broker.bootstrap}; metrics: http://127.0.0.1:{metrics_port}/metrics")
         ensure_topics(settings)
-        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=10,
-                                 batch_size=262144, acks="all")
-        for raw in employees:
-            producer.send(settings.topics.directory, key=employee_key_of(raw), value=raw)
-        producer.flush()
         worker = threading.Thread(target=_serve, args=(service,), daemon=True)
         worker.start()
-        start_ts = parse_timestamp(config.start.isoformat() + "T00:00:00Z") or 0.0
-        live_from = start_ts + args.history_days * 86400.0
-        history = [raw for raw in events if (_ts(raw) or 0.0) < live_from]
-        live = events[len(history):]
-        say(f"loading {len(history):,} events of history at full speed ...")
         began = time.monotonic()
-        for raw in history:
-            if stop.is_set():
-                break
-            producer.send(settings.topics.events, key=employee_key_of(raw), value=raw)
-        producer.flush()
-        _wait_for(service, len(history), stop)
-        say(f"history scored in {time.monotonic() - began:.1f} s; streaming the live week "
-            f"({len(live):,} events) in {args.seconds:.0f} s ...")
-        speed = WEEK / args.seconds
-        t0 = time.monotonic()
-        for raw in live:
-            if stop.is_set():
-                break
-            ts = _ts(raw)
-            if ts is not None:
-                due = t0 + (ts - live_from) / speed
-                delay = due - time.monotonic()
-                if delay > 0 and stop.wait(delay):
-                    break
-            producer.send(settings.topics.events, key=employee_key_of(raw), value=raw)
-        producer.flush()
-        producer.close()
-        _wait_for(service, len(events), stop)
+
+        def caught_up(n: int) -> None:
+            _wait_for(service, n, stop)
+            say(f"history scored in {time.monotonic() - began:.1f} s")
+
+        publish(settings, world, args.seconds, stop, say, after_history=caught_up)
+        _wait_for(service, world.events, stop)
         time.sleep(settings.service.commit_interval_ms / 1000.0 * 3)
         finished = not stop.is_set()
     except KeyboardInterrupt:
@@ -167,25 +126,6 @@ def _wait_for(service: Service, n: int, stop: threading.Event) -> None:
         stop.wait(0.1)
 
 
-def employee_key_of(raw: bytes) -> bytes | None:
-    """The record key an event is produced with: its employee id, when it has one."""
-    try:
-        doc = orjson.loads(raw)
-        eid = doc.get("employee_id") if isinstance(doc, dict) else None
-        return eid.encode() if isinstance(eid, str) else None
-    except orjson.JSONDecodeError:
-        return None
-
-
-def _ts(raw: bytes) -> float | None:
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    t = doc.get("timestamp") if isinstance(doc, dict) else None
-    return parse_timestamp(t) if isinstance(t, str) else None
-
-
 class _Say:
     def __call__(self, text: str) -> None:
         print(f"== {text}", file=sys.stderr, flush=True)
@@ -211,4 +151,4 @@ def _summary(service: Service, actions: list[dict[str, Any]], labels: dict[str, 
         say(f"  {mark:<7} {r.kind:<24} {r.employee_id}")
 
 
-__all__ = ["add_arguments", "run_demo"]
+__all__ = ["add_arguments", "employee_key_of", "run_demo"]

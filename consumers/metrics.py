@@ -91,6 +91,15 @@ class ServiceCollector(Collector):
         yield info
         yield CounterMetricFamily(f"{p}_events_consumed", "Access events consumed (valid or "
                                   "not).", value=st.events)
+        by_action = CounterMetricFamily(
+            f"{p}_events", "Events decided, by action and outcome (normal: below the alert "
+            "threshold and learned; suspicious: at or above it and kept out of the baseline; "
+            "rejected: invalid, action unknown).", labels=["action", "outcome"])
+        for (action, suspicious), n in sorted(st.outcomes.items()):
+            by_action.add_metric([action, "suspicious" if suspicious else "normal"], n)
+        if st.event_rejects:
+            by_action.add_metric(["invalid", "rejected"], st.event_rejects)
+        yield by_action
         yield CounterMetricFamily(f"{p}_commands_consumed", "Analyst commands consumed.",
                                   value=st.commands)
         yield _labelled(CounterMetricFamily, f"{p}_rejects", "Records sent to the dead-letter "

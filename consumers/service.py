@@ -77,6 +77,8 @@ class ServiceStats:
     releases: dict[str, int] = field(default_factory=dict)
     freezes_active: int = 0
     scores: list[int] = field(default_factory=lambda: [0] * 101)
+    outcomes: dict[tuple[str, bool], int] = field(default_factory=dict)
+    event_rejects: int = 0
     decision: BucketCounts = field(default_factory=lambda: BucketCounts(DECISION_BOUNDS))
     event_lag: BucketCounts = field(default_factory=lambda: BucketCounts(LAG_BOUNDS))
     checkpoint_time: BucketCounts = field(
@@ -103,10 +105,31 @@ class Task:
         self.idle_credited = 0.0
         # The engine's score counts as last reported to the metrics.
         self.scores_seen = list(engine.counters.scores)
+        self.outcomes_seen = dict(engine.counters.outcomes)
 
     @property
     def at(self) -> tuple[int, int]:
         return self.events_next, self.commands_next
+
+
+def log_action(act: Action, partition: int) -> None:
+    """A line per published action, once it is committed: reason codes and counts only
+    (an action's texts name territories and tiers, never a customer, but the codes
+    are what a log search needs)."""
+    extra: dict[str, Any] = {"action_id": act.action_id, "employee_id": act.employee_id,
+                             "incident_id": act.incident_id, "severity": act.severity,
+                             "score": act.score, "partition": partition,
+                             "event_time": act.event_time}
+    if act.type == "alert":
+        extra["reasons"] = [r.code for r in act.reasons]
+        extra["escalation"] = act.escalation
+        log.info("alert", extra=extra)
+    elif act.type == "freeze":
+        extra["expires_at"] = act.expires_at
+        log.warning("freeze", extra=extra)
+    else:
+        extra["release_reason"] = act.release_reason
+        log.info("release", extra=extra)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -205,6 +228,9 @@ class Service:
                         next_checkpoint = max(next_checkpoint + step, now)
                     last_checkpoint, busy = now, 0.0
             self.checkpoint()
+        except Exception:
+            log.exception("stopped by an error; uncommitted work is redone by the next owner")
+            raise
         finally:
             self._looping = False
             self.close()
@@ -283,6 +309,11 @@ class Service:
                 if n != seen[i]:
                     st.scores[i] += n - seen[i]
                     seen[i] = n
+            was = task.outcomes_seen
+            for key, n in engine.counters.outcomes.items():
+                if n != was.get(key, 0):
+                    st.outcomes[key] = st.outcomes.get(key, 0) + n - was.get(key, 0)
+                    was[key] = n
             hw = self.consumer.highwater(TopicPartition(events, p)) if self.consumer else None
             if hw is not None:
                 lag[p] = max(0, hw - task.events_next)
@@ -342,6 +373,8 @@ class Service:
 
     def _reject(self, task: Task, exc: InvalidRecord, tp: TopicPartition, m: Any) -> None:
         self.stats.rejects[exc.code] = self.stats.rejects.get(exc.code, 0) + 1
+        if tp.topic == self.settings.topics.events:
+            self.stats.event_rejects += 1
         task.pending.append(dead_letter(self.settings, exc, tp.topic, tp.partition, m.offset,
                                         m.key, m.value))
         log.warning("rejected", extra={"topic": tp.topic, "partition": tp.partition,
@@ -469,6 +502,7 @@ class Service:
             elif act.type == "release":
                 why = act.release_reason or "unknown"
                 st.releases[why] = st.releases.get(why, 0) + 1
+            log_action(act, task.partition)
             if self.on_action is not None:
                 self.on_action(act)
         task.changed = False  # last: a reader who sees it also sees the actions reported

@@ -62,6 +62,9 @@ class Counters:
     unknown_employees: int = 0
     # How many events got each score, 0 to 100.
     scores: list[int] = field(default_factory=lambda: [0] * 101)
+    # (action, suspicious) -> events: what was done, and whether it scored at or
+    # above the alert threshold (and so was kept out of the baseline).
+    outcomes: dict[tuple[str, bool], int] = field(default_factory=dict)
 
 
 class Engine:
@@ -125,6 +128,9 @@ class Engine:
             assessment = self._suppress(ev, assessment)
         self.counters.scores[assessment.score] += 1
         suspicious = assessment.score >= self._alert_at
+        outcomes = self.counters.outcomes
+        key = (ev.action, suspicious)
+        outcomes[key] = outcomes.get(key, 0) + 1
         scorer.learn(obs, emp, peer, self.glob, suspicious, assessment.cold_start)
         if suspicious:
             scorer.note_elevated(obs, peer)

@@ -18,6 +18,11 @@ from consumers.broker import EmbeddedBroker, free_port
 from consumers.topics import ensure_topics
 from detector.jsonl import iter_lines
 
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+# Panels whose query must return data once the test's traffic is scored.
+MUST_SHOW = ("Events / s", "Consumer lag", "Throughput by action and outcome",
+             "Alerts by reason", "Decision latency", "Instances up")
+
 
 def _query(port: int, promql: str) -> list[dict[str, Any]]:
     url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
@@ -46,8 +51,11 @@ def test_prometheus_scrapes_the_counters_the_traffic_should_produce(
             _keyed([raw for _, raw in iter_lines(str(small_world / "employees.jsonl"))]))
     produce(broker.bootstrap, s.topics.events, [*_keyed(events), (b"E1", b"not json")])
     config = tmp_path / "prometheus.yml"
+    # The shipped alert rules, evaluated every second against the live detector.
+    shutil.copy(DEPLOY / "prometheus" / "alerts.yml", tmp_path / "alerts.yml")
     config.write_text(
-        "global:\n  scrape_interval: 1s\n"
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "rule_files: [alerts.yml]\n"
         "scrape_configs:\n  - job_name: insider-detector\n"
         f"    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n"
     )
@@ -79,6 +87,43 @@ def test_prometheus_scrapes_the_counters_the_traffic_should_produce(
             assert _value(prom_port, "insider_up") == 1
             le = _query(prom_port, "insider_score_bucket")
             assert {r["metric"]["le"] for r in le} >= {"40.0", "85.0", "+Inf"}
+            assert _value(prom_port, "sum(insider_events_total)") == len(events) + 1
+            assert _value(prom_port, 'sum(insider_events_total{outcome="rejected"})') == (
+                svc.stats.event_rejects) >= 1
+            _check_dashboard_queries(prom_port)
+            _check_rules_loaded(prom_port)
     finally:
         prom.terminate()
         prom.wait(20)
+
+
+def _check_dashboard_queries(port: int) -> None:
+    """Every query of the shipped dashboard is valid PromQL for this Prometheus, and the
+    main panels show the traffic."""
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" /
+                            "insider-detector.json").read_text())
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$__rate_interval", "1m")
+            _query(port, expr)  # asserts status == success
+            if panel["title"] in MUST_SHOW and target["refId"] == "A":
+                # rate() needs two scrapes in its window.
+                _wait(lambda e=expr: bool(_query(port, e)), timeout=20,  # type: ignore[misc]
+                      what=f"{panel['title']}: {expr}")
+
+
+def _check_rules_loaded(port: int) -> None:
+    """The shipped rules load and evaluate without error; none fires on a healthy run."""
+    def evaluated() -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/rules", timeout=10) as r:
+            groups = json.loads(r.read())["data"]["groups"]
+        return [rule for g in groups for rule in g["rules"]]
+
+    _wait(lambda: all(r.get("lastEvaluation", "").startswith("2") and
+                      not r["lastEvaluation"].startswith("0001") for r in evaluated()),
+          timeout=30, what="the rules to be evaluated")
+    rules = evaluated()
+    assert len(rules) == 7
+    for rule in rules:
+        assert rule["health"] == "ok", rule
+        assert rule["state"] == "inactive", rule

@@ -495,6 +495,12 @@ def test_metrics_count_what_the_service_did_and_name_no_one(
     assert scored == len(events) - sum(
         v for k, v in values.items() if k.startswith("insider_rejects_total{")) + 1
     assert values['insider_score_bucket{le="+Inf"}'] == scored
+    by_action = {k: v for k, v in values.items() if k.startswith("insider_events_total{")}
+    assert sum(by_action.values()) == len(events) + 1
+    assert by_action['insider_events_total{action="invalid",outcome="rejected"}'] == (
+        len(events) + 1 - scored)
+    assert by_action['insider_events_total{action="view",outcome="normal"}'] > 0
+    assert sum(v for k, v in by_action.items() if 'outcome="suspicious"' in k) > 0
     assert values["insider_decision_seconds_count"] >= 1
     assert values['insider_consumer_lag{partition="0"}'] == 0
     assert values["insider_up"] == 1

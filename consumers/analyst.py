@@ -1,0 +1,268 @@
+"""The security team's commands: follow alerts, release a freeze, flag a false positive.
+
+They talk to the same topics as the service, with the same settings file, so
+an analyst needs no client of their own.  Commands are keyed by employee id:
+Kafka's partitioner then puts each on the partition of that employee's
+events, where the task holding their state applies it in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from consumers.kafka_options import consumer_options, producer_options
+from detector.actions import SEVERITIES
+from detector.commands import FALSE_POSITIVE, RELEASE, parse_command
+from detector.errors import InvalidRecord
+from detector.settings import Settings, load_settings
+
+_COLOURS = {"low": "36", "medium": "33", "high": "31", "critical": "1;31"}
+_RESET = "\033[0m"
+
+
+# -- reading actions ----------------------------------------------------------
+
+
+def native_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """The fields a line shows, from a native action or an OCSF Detection Finding."""
+    if "class_uid" not in doc:
+        return doc
+    info = doc.get("finding_info") or {}
+    evidences = doc.get("evidences") or []
+    return {
+        "action_id": (doc.get("metadata") or {}).get("uid"),
+        "type": "alert",
+        "employee_id": ((doc.get("actor") or {}).get("user") or {}).get("uid"),
+        "event_time": (doc.get("metadata") or {}).get("original_time"),
+        "severity": str(doc.get("severity", "")).lower(),
+        "score": doc.get("risk_score"),
+        "reasons": [e.get("data", {}) for e in evidences if isinstance(e, dict)],
+        "incident_id": info.get("uid"),
+        "escalation": doc.get("activity_id") == 2,
+        "summary": doc.get("message", ""),
+    }
+
+
+def alert_line(doc: dict[str, Any], colour: bool) -> str:
+    """One readable line: when, what, how bad, who, why (reason codes) and the summary."""
+    a = native_view(doc)
+    kind = str(a.get("type", "?"))
+    sev = str(a.get("severity", ""))
+    tag = f"{kind.upper():<7} {sev:<8}"
+    if colour:
+        tag = f"\033[{_COLOURS.get(sev, '0')}m{tag}{_RESET}"
+    when = str(a.get("event_time", ""))[:19].replace("T", " ")
+    who = a.get("employee_id", "?")
+    if kind == "alert":
+        codes = ",".join(str(r.get("code")) for r in a.get("reasons") or [] if isinstance(r, dict))
+        esc = " (escalation)" if a.get("escalation") else ""
+        text = f"score {a.get('score')}{esc} [{codes}] {a.get('summary', '')}"
+    elif kind == "freeze":
+        text = f"data-out rights frozen until {a.get('expires_at')}"
+    else:
+        text = f"released ({a.get('release_reason', 'unknown')})"
+    return f"{when}  {tag} {who:<12} {text}  id={a.get('action_id')}"
+
+
+def _severity_at_least(doc: dict[str, Any], floor: str | None) -> bool:
+    if floor is None:
+        return True
+    sev = native_view(doc).get("severity")
+    return sev in SEVERITIES and SEVERITIES.index(sev) >= SEVERITIES.index(floor)
+
+
+def follow(
+    settings: Settings,
+    topics: list[str],
+    from_beginning: bool,
+    stop: Callable[[], bool],
+    poll_ms: int = 500,
+) -> Iterator[tuple[str, bytes | None, Any]]:
+    """(topic, key, record) for every committed record from now (or the start) on.
+
+    Reads with no consumer group: tailing must not take partitions from the
+    service or move anyone's committed offsets.
+    """
+    consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
+    try:
+        tps = [TopicPartition(t, p) for t in topics
+               for p in sorted(consumer.partitions_for_topic(t) or ())]
+        if not tps:
+            raise SystemExit(f"error: topic {', '.join(topics)} not found")
+        consumer.assign(tps)
+        if from_beginning:
+            consumer.seek_to_beginning(*tps)
+        else:
+            consumer.seek_to_end(*tps)
+        while not stop():
+            batch = consumer.poll(timeout_ms=poll_ms)
+            for tp, msgs in sorted(batch.items(), key=lambda kv: kv[0].partition):
+                for m in msgs:
+                    yield tp.topic, m.key, m
+    finally:
+        consumer.close(autocommit=False)
+
+
+def cmd_alerts_tail(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config, os.environ)
+    topics = [settings.topics.alerts]
+    if args.with_freezes:
+        topics.append(settings.topics.freeze_commands)
+    out: IO[str] = sys.stdout
+    colour = args.colour == "always" or (args.colour == "auto" and out.isatty())
+    deadline = time.monotonic() + args.timeout if args.timeout else None
+    shown = 0
+
+    def stop() -> bool:
+        return (args.max is not None and shown >= args.max) or (
+            deadline is not None and time.monotonic() >= deadline)
+
+    try:
+        for topic, _key, m in follow(settings, topics, args.from_beginning, stop):
+            try:
+                doc = orjson.loads(m.value)
+            except orjson.JSONDecodeError:
+                print(f"unreadable record at {topic}/{m.partition}/{m.offset}", file=sys.stderr)
+                continue
+            if not isinstance(doc, dict) or not _severity_at_least(doc, args.severity):
+                continue
+            print(orjson.dumps(doc).decode() if args.json else alert_line(doc, colour),
+                  file=out, flush=True)
+            shown += 1
+            if stop():
+                break
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+# -- sending commands ------------------------------------------------------------
+
+
+def send_command(settings: Settings, doc: dict[str, Any]) -> tuple[int, int]:
+    """Validate with the service's own parser, then write and wait for the broker's ack."""
+    raw = orjson.dumps(doc)
+    parse_command(raw)
+    producer = KafkaProducer(**producer_options(settings.kafka))
+    try:
+        md = producer.send(settings.topics.commands, key=doc["employee_id"].encode(),
+                           value=raw).get(timeout=settings.kafka.request_timeout_ms / 1000)
+    finally:
+        producer.close(timeout=5)
+    return md.partition, md.offset
+
+
+def find_alert(settings: Settings, action_id: str, quiet_s: float = 1.0) -> str | None:
+    """The employee an action was about, from the ``action_id`` header of the alerts topic.
+
+    Reads to the end offsets and on until a quiet poll: a record still being
+    written when the end was asked for is not missed.
+    """
+    consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
+    wanted = action_id.encode()
+    try:
+        topic = settings.topics.alerts
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
+                                                         or ())]
+        if not tps:
+            return None
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        last = time.monotonic()
+        while True:
+            batch = consumer.poll(timeout_ms=200)
+            for msgs in batch.values():
+                for m in msgs:
+                    if any(k == "action_id" and v == wanted for k, v in m.headers or ()):
+                        return m.key.decode() if m.key else None
+            if batch:
+                last = time.monotonic()
+            elif (time.monotonic() - last >= quiet_s
+                  and all(consumer.position(tp) >= end[tp] for tp in tps)):
+                return None
+    finally:
+        consumer.close(autocommit=False)
+
+
+def _base(args: argparse.Namespace, command: str, employee_id: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {"command": command, "employee_id": employee_id,
+                           "issued_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    if args.reason:
+        doc["reason"] = args.reason
+    if args.analyst:
+        doc["analyst"] = args.analyst
+    return doc
+
+
+def _send(settings: Settings, doc: dict[str, Any]) -> int:
+    try:
+        partition, offset = send_command(settings, doc)
+    except InvalidRecord as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"sent {doc['command']} for {doc['employee_id']} to {settings.topics.commands} "
+          f"(partition {partition}, offset {offset})")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config, os.environ)
+    return _send(settings, _base(args, RELEASE, args.employee_id))
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config, os.environ)
+    employee = args.employee or find_alert(settings, args.action_id)
+    if employee is None:
+        print(f"error: no alert with action_id {args.action_id} on {settings.topics.alerts}; "
+              f"name the employee with --employee", file=sys.stderr)
+        return 1
+    doc = _base(args, FALSE_POSITIVE, employee)
+    doc["action_id"] = args.action_id
+    return _send(settings, doc)
+
+
+def add_parsers(sub: Any) -> None:
+    al = sub.add_parser("alerts", help="follow the alerts topic")
+    al_sub = al.add_subparsers(dest="alerts_command", required=True)
+    tail = al_sub.add_parser("tail", help="a readable, colour-coded line per alert as it comes")
+    tail.add_argument("--config", help="settings file (TOML); INSIDER_* variables override it")
+    tail.add_argument("--from-beginning", action="store_true",
+                      help="start at the oldest retained alert, not at new ones")
+    tail.add_argument("--with-freezes", action="store_true",
+                      help="also show freeze and release commands")
+    tail.add_argument("--severity", choices=SEVERITIES, help="only this severity and above")
+    tail.add_argument("--json", action="store_true", help="print each record as JSON")
+    tail.add_argument("--colour", "--color", choices=("auto", "always", "never"),
+                      default="auto")
+    tail.add_argument("--max", type=int, help="stop after this many lines")
+    tail.add_argument("--timeout", type=float, help="stop after this many seconds")
+    tail.set_defaults(func=cmd_alerts_tail)
+
+    rl = sub.add_parser("release", help="lift an employee's freeze (a command to the service)")
+    rl.add_argument("employee_id")
+    rl.add_argument("--reason", required=True, help="why, for the audit trail")
+    rl.add_argument("--analyst", help="who decided")
+    rl.add_argument("--config", help="settings file (TOML)")
+    rl.set_defaults(func=cmd_release)
+
+    fb = sub.add_parser("feedback", help="tell the detector an alert was a false positive")
+    fb.add_argument("action_id")
+    fb.add_argument("verdict", choices=("false-positive",))
+    fb.add_argument("--employee", help="the alert's employee (looked up on the alerts topic "
+                                       "when left out)")
+    fb.add_argument("--reason", help="why, for the audit trail")
+    fb.add_argument("--analyst", help="who decided")
+    fb.add_argument("--config", help="settings file (TOML)")
+    fb.set_defaults(func=cmd_feedback)
+
