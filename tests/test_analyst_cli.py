@@ -203,6 +203,9 @@ def test_service_logs_one_json_line_per_notable_event_and_no_customer(run: Run) 
     assert sorted(x["action_id"] for x in by_msg["freeze"]) == sorted(
         a["action_id"] for a in freezes)
     assert all(x["level"] == "warning" for x in by_msg["freeze"])
+    releases = [a for a in run.freezes if a["type"] == "release"]
+    assert sorted(x["action_id"] for x in by_msg.get("release", [])) == sorted(
+        a["action_id"] for a in releases)
     for x in by_msg["alert"]:
         assert x["reasons"] and all(isinstance(c, str) for c in x["reasons"])
     text = orjson.dumps(run.log_lines).decode()
@@ -222,3 +225,34 @@ def test_log_level_comes_from_the_settings() -> None:
     lines = [orjson.loads(x) for x in stream.getvalue().splitlines()]
     assert [x["msg"] for x in lines] == ["freeze"]
     assert lines[0]["employee_id"] == "E1"
+
+
+def test_feed_sends_a_simulated_world_to_the_configured_topics(
+    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = service_settings(broker, partitions=2)
+    for k, v in settings_env(s).items():
+        monkeypatch.setenv(k, v)
+    rc = main(["feed", "--employees", "12", "--history-days", "3", "--seconds", "2",
+               "--seed", "5"])
+    assert rc == 0
+    from consumers.feed import simulate
+
+    world = simulate(12, 3, 5, tmp_path)  # the same seed gives the same world
+    assert world.live and world.history
+    events = read_topic(broker.bootstrap, s.topics.events)
+    directory = read_topic(broker.bootstrap, s.topics.directory)
+    assert len(directory) == len(world.employees)
+    assert [m.value for m in events if m.partition == 0 and m.key is not None] == [
+        raw for raw in world.history + world.live
+        if m_key(raw) is not None and partition_for(m_key(raw) or "", 2) == 0]
+    assert len(events) == world.events
+    assert f"sent {len(world.employees)} directory records" in capsys.readouterr().err
+
+
+def m_key(raw: bytes) -> str | None:
+    from consumers.feed import employee_key_of
+
+    key = employee_key_of(raw)
+    return key.decode() if key else None
