@@ -94,9 +94,10 @@ class ServiceCollector(Collector):
         by_action = CounterMetricFamily(
             f"{p}_events", "Events decided, by action and outcome (normal: below the alert "
             "threshold and learned; suspicious: at or above it and kept out of the baseline; "
-            "rejected: invalid, action unknown).", labels=["action", "outcome"])
-        for (action, suspicious), n in sorted(st.outcomes.items()):
-            by_action.add_metric([action, "suspicious" if suspicious else "normal"], n)
+            "duplicate: an event id seen lately, skipped; rejected: invalid).",
+            labels=["action", "outcome"])
+        for (action, outcome), n in sorted(st.outcomes.items()):
+            by_action.add_metric([action, outcome], n)
         if st.event_rejects:
             by_action.add_metric(["invalid", "rejected"], st.event_rejects)
         yield by_action

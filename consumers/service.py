@@ -77,7 +77,7 @@ class ServiceStats:
     releases: dict[str, int] = field(default_factory=dict)
     freezes_active: int = 0
     scores: list[int] = field(default_factory=lambda: [0] * 101)
-    outcomes: dict[tuple[str, bool], int] = field(default_factory=dict)
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     event_rejects: int = 0
     decision: BucketCounts = field(default_factory=lambda: BucketCounts(DECISION_BOUNDS))
     event_lag: BucketCounts = field(default_factory=lambda: BucketCounts(LAG_BOUNDS))
@@ -263,6 +263,7 @@ class Service:
     def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         events_topic = self.settings.topics.events
         max_bytes = self.settings.input.max_event_bytes
+        horizon = time.time() + self.settings.input.max_future_seconds
         for tp, msgs in batch.items():
             task = self.tasks.get(tp.partition)
             if task is None:  # revoked while the fetch was in flight
@@ -275,6 +276,10 @@ class Service:
                         if m.value is None:
                             raise InvalidRecord("$", "is empty", "empty")
                         ev = parse_event(m.value, max_bytes=max_bytes)
+                        if ev.ts > horizon:
+                            raise InvalidRecord(
+                                "timestamp", "is more than input.max_future_seconds ahead of "
+                                "the detector's clock", "future_timestamp")
                     except InvalidRecord as exc:
                         self._reject(task, exc, tp, m)
                         continue

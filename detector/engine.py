@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,26 @@ from models.baseline import EmployeeBaseline, PeerBaseline
 GLOBAL_GROUP = "*"
 # How many refused events per employee stay available to a false-positive verdict.
 REFUSED_KEPT = 4
+# Event ids remembered per employee to drop redelivered events: producers retry,
+# and a replayed batch must not count twice in a rolling window.
+RECENT_IDS = 64
+_FP = 8  # bytes per remembered id
+NORMAL, SUSPICIOUS, DUPLICATE = "normal", "suspicious", "duplicate"
+
+
+def fingerprint(event_id: str) -> bytes:
+    """Eight stable bytes per event id (Python's hash() changes between processes)."""
+    b = event_id.encode()
+    return ((zlib.crc32(b) << 32) | zlib.adler32(b)).to_bytes(_FP, "little")
+
+
+def _holds(ring: bytearray, fp: bytes) -> bool:
+    i = ring.find(fp)
+    while i != -1:
+        if i % _FP == 0:
+            return True
+        i = ring.find(fp, i + 1)
+    return False
 
 
 @dataclass(slots=True)
@@ -43,6 +64,7 @@ class EmployeeState:
     baseline: EmployeeBaseline
     refused: list[Refusal]
     suppressed: dict[str, float]
+    recent: bytes = b""
 
 
 def _for_state(obs: Observation) -> Observation:
@@ -62,9 +84,10 @@ class Counters:
     unknown_employees: int = 0
     # How many events got each score, 0 to 100.
     scores: list[int] = field(default_factory=lambda: [0] * 101)
-    # (action, suspicious) -> events: what was done, and whether it scored at or
-    # above the alert threshold (and so was kept out of the baseline).
-    outcomes: dict[tuple[str, bool], int] = field(default_factory=dict)
+    # (action, outcome) -> events.  Outcomes: normal (scored below the alert
+    # threshold, learned), suspicious (at or above it, kept out of the baseline),
+    # duplicate (an event id seen lately for the same employee; skipped).
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class Engine:
@@ -94,6 +117,8 @@ class Engine:
         self.refused: dict[str, deque[Refusal]] = {}
         # Employees whose state changed since the last call to take_dirty().
         self.dirty: set[str] = set()
+        # Employee -> fingerprints of their last RECENT_IDS event ids.
+        self.recent: dict[str, bytearray] = {}
 
     def peer(self, group: str) -> PeerBaseline:
         p = self.peers.get(group)
@@ -104,6 +129,17 @@ class Engine:
     def process(self, ev: Event) -> list[Action]:
         """Score one event and return the actions it causes (often none)."""
         self.counters.events += 1
+        fp = fingerprint(ev.event_id)
+        ring = self.recent.get(ev.employee_id)
+        if ring is None:
+            ring = self.recent[ev.employee_id] = bytearray()
+        elif _holds(ring, fp):
+            key = (ev.action, DUPLICATE)
+            self.counters.outcomes[key] = self.counters.outcomes.get(key, 0) + 1
+            return []
+        if len(ring) >= RECENT_IDS * _FP:
+            del ring[:_FP]
+        ring += fp
         out: list[Action] = []
         if ev.ts > self.watermark:
             self.watermark = ev.ts
@@ -129,7 +165,7 @@ class Engine:
         self.counters.scores[assessment.score] += 1
         suspicious = assessment.score >= self._alert_at
         outcomes = self.counters.outcomes
-        key = (ev.action, suspicious)
+        key = (ev.action, SUSPICIOUS if suspicious else NORMAL)
         outcomes[key] = outcomes.get(key, 0) + 1
         scorer.learn(obs, emp, peer, self.glob, suspicious, assessment.cold_start)
         if suspicious:
@@ -216,6 +252,7 @@ class Engine:
             emp,
             list(self.refused.get(employee_id, ())),
             dict(self.suppressed.get(employee_id, {})),
+            bytes(self.recent.get(employee_id, b"")),
         )
 
     def load_state(
@@ -234,6 +271,8 @@ class Engine:
                 self.refused[employee_id] = deque(st.refused, maxlen=REFUSED_KEPT)
             if st.suppressed:
                 self.suppressed[employee_id] = dict(st.suppressed)
+            if st.recent:
+                self.recent[employee_id] = bytearray(st.recent)
         self.dirty.clear()
 
     def _provisional(self, employee_id: str) -> EmployeeRecord | None:

@@ -101,6 +101,9 @@ class DecisionSettings:
 @dataclass(frozen=True, slots=True)
 class InputSettings:
     max_event_bytes: int = 65536
+    # The service refuses events stamped further ahead of its clock than this:
+    # one far-future timestamp would move event time on and end every freeze.
+    max_future_seconds: float = 600.0
 
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -203,6 +206,8 @@ class Settings:
             raise SettingsError("decisions.freeze: must lie between decisions.alert and 100")
         if d.freeze_ttl_seconds <= 0:
             raise SettingsError("decisions.freeze_ttl_seconds: must be > 0")
+        if self.input.max_future_seconds < 0:
+            raise SettingsError("input.max_future_seconds: must be >= 0")
         k, t, v = self.kafka, self.topics, self.service
         _one_of("kafka.security_protocol", k.security_protocol, SECURITY_PROTOCOLS)
         _one_of("kafka.sasl_mechanism", k.sasl_mechanism, SASL_MECHANISMS)

@@ -73,7 +73,7 @@ def _exported_metric_names() -> set[str]:
         st = svc.stats
         st.rejects["missing_field"] = 1
         st.event_rejects = 1
-        st.outcomes[("export", True)] = 1
+        st.outcomes[("export", "suspicious")] = 1
         st.alerts[("high", "off_hours")] = 1
         st.actions["freeze"] = 1
         st.releases["ttl_expired"] = 1
