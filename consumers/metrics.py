@@ -85,10 +85,26 @@ class ServiceCollector(Collector):
         svc, st = self.service, self.service.stats
         p = PREFIX
         info = InfoMetricFamily(f"{p}_build", "Detector version and the model it scores with.")
+        bundles = svc.bundles
+        current = bundles.bundle if bundles is not None else None
         info.add_metric([], {"version": __version__,
-                             "model_version": svc.settings.model_version,
+                             "model_version": current.version if current is not None
+                             else svc.settings.model_version,
                              "delivery": svc.settings.service.delivery})
         yield info
+        bundle = InfoMetricFamily(f"{p}_bundle", "The baseline bundle in use (none: "
+                                  "baselines learned online from nothing).")
+        if current is not None:
+            md = current.metadata
+            bundle.add_metric([], {"version": current.version, "created_at": md.created_at,
+                                   "last_event": md.last_event or ""})
+        yield bundle
+        yield CounterMetricFamily(f"{p}_bundle_swaps", "Bundles loaded (at start or "
+                                  "published while running).",
+                                  value=bundles.swaps if bundles is not None else 0)
+        yield CounterMetricFamily(f"{p}_bundle_refused", "Published bundles refused "
+                                  "(damaged, foreign, wrongly signed or not matching the "
+                                  "topic).", value=bundles.refused if bundles is not None else 0)
         yield CounterMetricFamily(f"{p}_events_consumed", "Access events consumed (valid or "
                                   "not).", value=st.events)
         by_action = CounterMetricFamily(

@@ -33,6 +33,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
+from consumers.bundle_watch import BundleWatch
 from consumers.changelog import checkpoint_records, restore
 from consumers.directory_feed import DirectoryFeed
 from consumers.kafka_options import consumer_options, producer_options
@@ -51,6 +52,7 @@ from detector.engine import Engine
 from detector.errors import InvalidRecord
 from detector.events import parse_event
 from detector.settings import Settings, read_secret
+from models.bundle import BundleError
 
 log = logging.getLogger("insider.service")
 
@@ -172,6 +174,8 @@ class Service:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="checkpoint")
         self._looping = False
         self._loaded = False
+        self.bundles = BundleWatch(settings) if settings.service.bundle_path else None
+        self._next_bundle_check = 0.0
 
     # -- life cycle ---------------------------------------------------------
 
@@ -182,7 +186,13 @@ class Service:
             from consumers.metrics import serve
 
             _, self._metrics_server = serve(self, s.service.metrics_port, s.service.metrics_host)
-        ensure_topics(s)
+        partitions = ensure_topics(s)[s.topics.events]
+        if self.bundles is not None:
+            self.bundles.partitions = partitions
+            self.bundles.check()
+            if self.bundles.refused:  # never start on a bundle that failed its checks
+                raise BundleError(f"service.bundle_path = {s.service.bundle_path}: refused "
+                                  f"(see the log line before)")
         self.side_producer = KafkaProducer(**producer_options(s.kafka))
         self.feed = DirectoryFeed(s, self.directory, self._directory_reject)
         n = self.feed.catch_up(s.service.directory_load_timeout_s)
@@ -212,6 +222,9 @@ class Service:
                     self.stats.decision.observe(took)
                 now = time.monotonic()
                 if now >= next_checkpoint:
+                    if self.bundles is not None and now >= self._next_bundle_check:
+                        self._next_bundle_check = now + s.service.bundle_check_s
+                        self._swap_bundle()
                     self._expire_idle(now)
                     self.checkpoint()
                     took = time.monotonic() - now
@@ -334,6 +347,15 @@ class Service:
     def ready(self) -> bool:
         """True once the directory is loaded and every assigned partition restored."""
         return self._loaded and self._looping and not self._to_open
+
+    def _swap_bundle(self) -> None:
+        """A newly published bundle goes into every task; the next checkpoint records it."""
+        assert self.bundles is not None
+        if not self.bundles.check():
+            return
+        for task in self.tasks.values():
+            if self.bundles.adopt(task.engine, task.partition) is not None:
+                task.changed = True
 
     def _expire_idle(self, now: float) -> None:
         """Release freezes on partitions that have gone quiet (see idle_expiry_after_s)."""
@@ -574,6 +596,8 @@ class Service:
             r = restored[p]
             engine.load_state(r.shared, r.employees)
             task = Task(p, engine, producers[p])
+            if self.bundles is not None and self.bundles.adopt(engine, p) is not None:
+                task.changed = True  # the bundle's baselines go into the next checkpoint
             task.events_next, task.commands_next = committed[p]
             self.tasks[p] = task
             self.consumer.seek(TopicPartition(s.topics.events, p), committed[p][0])

@@ -20,7 +20,7 @@ from detector.decisions import IncidentBook, Trigger
 from detector.directory import Directory, EmployeeRecord
 from detector.events import Event
 from detector.scoring import Assessment, Observation, Scorer, score_of
-from detector.settings import Settings
+from detector.settings import DecisionSettings, Settings
 from models.baseline import EmployeeBaseline, PeerBaseline
 
 GLOBAL_GROUP = "*"
@@ -242,7 +242,20 @@ class Engine:
             "watermark": self.watermark,
             "incidents": self.incidents.state(),
             "counters": self.counters,
+            "model_version": self.model_version,
         }
+
+    @property
+    def model_version(self) -> str | None:
+        """The baselines' lineage, stamped on every action: the settings' name for
+        baselines learned online from nothing, or the bundle they started from."""
+        return self.incidents.model_version
+
+    def retune(self, decisions: DecisionSettings, model_version: str | None) -> None:
+        """Thresholds and model name from a bundle; the engine's settings stay as built."""
+        self.incidents.s = decisions
+        self.incidents.model_version = model_version
+        self._alert_at = decisions.alert
 
     def employee_state(self, employee_id: str) -> EmployeeState | None:
         emp = self.employees.get(employee_id)
@@ -265,6 +278,8 @@ class Engine:
             self.watermark = shared["watermark"]
             self.incidents.load_state(shared["incidents"])
             self.counters = shared["counters"]
+            self.incidents.model_version = shared.get("model_version",
+                                                      self.incidents.model_version)
         for employee_id, st in employees.items():
             self.employees[employee_id] = st.baseline
             if st.refused:

@@ -184,6 +184,12 @@ class ServiceSettings:
     stall_seconds: float = 30.0
     metrics_host: str = "0.0.0.0"
     log_level: str = "INFO"
+    # A published baseline bundle (`insider-detector baseline publish`); "" for
+    # none.  Checked every bundle_check_s and swapped in when it changes.
+    bundle_path: str = ""
+    bundle_check_s: float = 5.0
+    # Take the alert, severity and freeze thresholds from the bundle too.
+    bundle_thresholds: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +212,8 @@ class Settings:
             raise SettingsError("decisions.freeze: must lie between decisions.alert and 100")
         if d.freeze_ttl_seconds <= 0:
             raise SettingsError("decisions.freeze_ttl_seconds: must be > 0")
+        if self.service.bundle_check_s <= 0:
+            raise SettingsError("service.bundle_check_s: must be > 0")
         if self.input.max_future_seconds < 0:
             raise SettingsError("input.max_future_seconds: must be >= 0")
         k, t, v = self.kafka, self.topics, self.service
