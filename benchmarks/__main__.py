@@ -20,29 +20,39 @@ from typing import Any
 
 import orjson
 
+from benchmarks import baselines, plots
+from benchmarks.baselines import METHODS, OURS, Tally
 from benchmarks.common import ROOT, labels, machine, run_replay, world
 from benchmarks.stream import stream
-from detector.evaluation import evaluate
+from detector.evaluation import GRACE_SECONDS, evaluate
 from detector.events import DATA_OUT_ACTIONS
 from detector.jsonl import iter_lines
 
 SEEDS = (9101, 9202, 9303)
 _DATA_OUT_MARKERS = tuple(f'"{a}"'.encode() for a in sorted(DATA_OUT_ACTIONS))
 DOC = ROOT / "docs" / "benchmarks.md"
+IF_TRAIN_DAYS = 21
 
 
 def detection(quick: bool) -> dict[str, Any]:
     employees, days = (60, 21) if quick else (400, 42)
     seeds = SEEDS[:1] if quick else SEEDS
+    # IsolationForest trains on the first three weeks; a short world keeps a third to score.
+    train_days = min(IF_TRAIN_DAYS, (2 * days) // 3)
     runs = []
+    tallies = {m.name: Tally() for m in METHODS}
+    sweeps: dict[str, dict[float, list[float]]] = {m.name: {} for m in METHODS}
+    untestable = 0
     for seed in seeds:
         path = world(employees, days, seed)
         summary, _, actions = run_replay(path)
         truth = labels(path)
-        ev = evaluate(truth, actions, data_out_times(path, truth))
+        times = data_out_times(path, truth)
+        ev = evaluate(truth, actions, times)
         runs.append((seed, ev, summary))
         print(f"  seed {seed}: recall {ev.recall:.3f}, false/1000 {ev.false_per_1000:.2f}, "
               f"ttd {ev.median_minutes_to_detect}", file=sys.stderr)
+        untestable += compare(path, truth, actions, times, train_days, seed, tallies, sweeps)
     scen = sum(len(e.scenarios) for _, e, _ in runs)
     found = sum(sum(r.detected for r in e.scenarios) for _, e, _ in runs)
     false_days = sum(e.false_employee_days for _, e, _ in runs)
@@ -76,7 +86,50 @@ def detection(quick: bool) -> dict[str, Any]:
         "by_kind": by_kind,
         "benign_alerted": benign,
         "per_seed": [(s, e.recall, e.false_per_1000) for s, e, _ in runs],
+        "methods": {name: t.summary() for name, t in tallies.items()},
+        "sweeps": {m.name: [
+            {"value": v, "default": v == m.default, "alerts_per_day": a / max(d, 1),
+             "recall": f / max(n, 1)}
+            for v, (a, f, n, d) in sorted(sweeps[m.name].items())] for m in METHODS},
+        "if_train_days": train_days,
+        "if_untestable": untestable,
     }
+
+
+def compare(path: Path, truth: dict[str, Any], actions: list[dict[str, Any]],
+            times: dict[str, float], train_days: int, seed: int,
+            tallies: dict[str, Tally], sweeps: dict[str, dict[float, list[float]]]) -> int:
+    """Run the comparison methods on one world and add every method's figures, ours too.
+
+    Returns how many scenarios ended (with evaluate's grace) before the
+    IsolationForest's scoring period, which no daily batch trained on those
+    days can flag.
+    """
+    t0 = time.perf_counter()
+    w = baselines.load_world(path)
+    runs = baselines.baseline_runs(w, train_days, seed)
+    ours = [a for a in actions if a.get("type") == "alert"]
+    # One replay serves every threshold of ours: its alerts carry their score.
+    runs[OURS.name] = lambda v: [a for a in ours if a.get("score", 0) >= v]
+    days = int(truth.get("days", 0))
+    for m in METHODS:
+        live = baselines.live_days(m.name, days, train_days)
+        for v in m.sweep:
+            alerts = runs[m.name](v)
+            ev = evaluate(truth, alerts, times)
+            acc = sweeps[m.name].setdefault(v, [0, 0, 0, 0.0])
+            acc[0] += len(alerts)
+            acc[1] += sum(r.detected for r in ev.scenarios)
+            acc[2] += len(ev.scenarios)
+            acc[3] += live
+            if v == m.default:
+                saved = baselines.rows_saved(truth, alerts, w.out_rows)
+                tallies[m.name].add(ev, saved, days, live)
+    print(f"  seed {seed}: comparison methods and sweeps in {time.perf_counter() - t0:.1f} s",
+          file=sys.stderr)
+    scoring_from = (w.first_day + train_days) * 86400.0
+    return sum(datetime.fromisoformat(sc["end"]).timestamp() + GRACE_SECONDS < scoring_from
+               for sc in truth.get("scenarios", []))
 
 
 def data_out_times(path: Path, truth: dict[str, Any]) -> dict[str, float]:
@@ -116,7 +169,9 @@ def state(quick: bool) -> dict[str, Any]:
         gc.collect()
         summary, engine, _ = run_replay(path)
         emps = engine.employees
-        pickled = sum(len(pickle.dumps(b, protocol=5)) for b in emps.values())
+        # What a checkpoint writes per employee: baseline, refused events, verdicts,
+        # and the memory of recent event ids.
+        pickled = sum(len(pickle.dumps(engine.employee_state(e), protocol=5)) for e in emps)
         out[employees] = {
             "tracked": len(emps),
             "pickled_per_employee": pickled / max(len(emps), 1),
@@ -155,6 +210,8 @@ def render(results: dict[str, Any]) -> str:
         lines += ["", "Benign hard cases alerted: " + (
             ", ".join(f"{k} {v}" for k, v in sorted(det["benign_alerted"].items())) or "none"),
             ""]
+        if det.get("methods"):
+            lines += render_comparison(det)
     sp = results.get("speed")
     if sp:
         lines += [
@@ -183,6 +240,124 @@ def render(results: dict[str, Any]) -> str:
     if sm:
         lines += render_stream(sm)
     return "\n".join(lines) + "\n"
+
+
+def render_comparison(det: dict[str, Any]) -> list[str]:
+    """Every method on the same worlds, scored by the same ``evaluate()``."""
+    methods: dict[str, dict[str, Any]] = det["methods"]
+    setting = {m.name: f"{m.parameter} {m.default:g}" for m in METHODS}
+    lines = [
+        "### Against the methods in use today", "",
+        "Four methods that teams run today saw the same events. They could use the "
+        "directory's timezone and working hours to tell local time, and nothing else from "
+        "HR. None of them read the labels. Each method's alerts were scored by the same "
+        "`evaluate()` as ours.", "",
+        "| method | setting | recall | false-alerted employee-days per 1,000 | precision "
+        "| median minutes to detect | rows saved by a freeze at the first alert "
+        "| alerts per day |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in methods.items():
+        lines.append(
+            f"| {name} | {setting[name]} | {r['recall']:.1%} ({r['detected']} / "
+            f"{r['scenarios']}) | {r['false_per_1000']:.2f} | {_pct(r['precision'])} | "
+            f"{_fmt(r['median_ttd_min'])} | {_pct(r['rows_saved'])} | "
+            f"{r['alerts_per_day']:.2f} |")
+    kinds = sorted({k for r in methods.values() for k in r["by_kind"]})
+    lines += [
+        "",
+        "Time to detect runs from each detected scenario's first malicious event, as in the "
+        "table above. Alerts per day count every alert, for all employees together. "
+        "Alerts per day and false-alerted employee-days are both rates over the days a "
+        "method could alert: IsolationForest's start after its training period and "
+        f"HalfSpaceTrees' after its {baselines.HST_WARMUP_DAYS}-day warm-up. "
+        "*Rows saved* is the share of the insiders' exported rows that a "
+        "freeze at the first alert would have stopped. Per scenario, we take the rows of "
+        "its labelled data-out actions dated at or after the first alert that `evaluate()` "
+        "credits. This counts the action that raised the alert, as an inline block would "
+        "stop it. A missed scenario saves nothing. Saved rows and exported rows are each "
+        "summed over all scenarios before dividing, so the share is weighted by rows.", "",
+        "| scenario | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
+    for kind in kinds:
+        cells = [f"{d} / {t}" for d, t in (r["by_kind"].get(kind, (0, 0))
+                                          for r in methods.values())]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    lines += [
+        "", f"![Recall against alerts per day](img/{plots.RECALL_VS_ALERTS})", "",
+        "Each line sweeps one method's threshold; the star is the setting in the table. "
+        f"Ours: alert score >= {', '.join(f'{v:g}' for v in OURS.sweep)}, the severity "
+        "bounds. We filter the alerts of a single replay by their score, so a higher "
+        "threshold does not get a replay of its own. The first event at or above a "
+        "severity bound in an incident always raises an alert (a new incident or an "
+        "escalation), so the time of the first alert at each of these thresholds is "
+        "exact. What a replay at the higher threshold would add is learning: events "
+        "below that threshold would then teach the baselines. A setting with no alert "
+        "at all is left off the log axis.", "",
+        *_method_notes(det), "",
+    ]
+    return lines
+
+
+def _method_notes(det: dict[str, Any]) -> list[str]:
+    b = baselines
+    return [
+        "**This detector** runs with its default settings (`config/detector.toml`). An "
+        f"alert comes from any event scoring {OURS.default:g} or more, and one open "
+        "incident per employee absorbs further evidence.", "",
+        f"**Static row threshold**, the shape of a CRM transaction-security policy: an alert "
+        f"on every single data-out action ({', '.join(sorted(DATA_OUT_ACTIONS))}) that "
+        f"moves {b.STATIC_ROWS:,} rows or more. It keeps no state and fires at once. It "
+        "cannot see exports split into smaller pieces. Swept over the row limit.", "",
+        f"**Per-user 3-sigma** on daily rows out, the usual SIEM rule. For each employee, "
+        "each data-out action adds its rows to today's running total (today is the "
+        "employee's local day). The method alerts once per day, at the action whose total "
+        f"first exceeds the mean + {b.SIGMA_K:g} standard deviations (sample) of the "
+        "employee's earlier daily totals. Only days with some data out count as history, "
+        "since a daily `sum by user` over export events has no row for the other days, "
+        "and every such day counts, alerted ones too. The rule stays silent until an "
+        f"employee has {b.SIGMA_MIN_DAYS} such days. It is online and never looks ahead. "
+        "Swept over k.", "",
+        f"**River HalfSpaceTrees** (`preprocessing.MinMaxScaler() | "
+        f"anomaly.HalfSpaceTrees(n_trees={b.HST_TREES}, height={b.HST_HEIGHT}, "
+        f"window_size={b.HST_WINDOW})`, River's defaults) runs on generic per-event "
+        "features. These are the local hour (sine and cosine), weekend, outside working "
+        "hours, log rows, data out, a one-hot of the action, log distinct customers "
+        "listed, log bytes, and first IP, device or country for this employee. The "
+        "employee's events in the last hour and rows out in the last 24 h (log) complete "
+        "the set. None of them uses territories, customer tiers, peer groups or HR status. "
+        "The channel is left out: on a world of another seed, the top scores went to "
+        "scheduled integration syncs at weekends, which is visible without labels and "
+        "would use up the alert budget. Each event is scored with `score_one`, then "
+        "learned with "
+        "`learn_one`. An event raises an alert when its score is strictly above a running "
+        f"`stats.Quantile({b.HST_Q:g})` of all earlier scores, with no alert in the first "
+        f"{b.HST_WARMUP_DAYS} days. This is `anomaly.QuantileFilter`, except that the "
+        "trees learn every event, so that one pass serves every quantile. Each flagged "
+        "event is its own alert. Swept over the quantile.", "",
+        f"**IsolationForest (daily)** (scikit-learn, {b.IF_TREES} trees) runs on user-day "
+        "aggregates over each employee's local day. These are log events, log data-out "
+        "actions, log rows out and log largest single export, log distinct customers "
+        "listed, off-hours share, log rows out off-hours, distinct IPs, countries and "
+        "devices, and weekend. Two more compare the day with the employee's own earlier "
+        "days: z-scores of log rows out and of log events against the employee's earlier "
+        f"days. These need {baselines.IF_Z_MIN_DAYS} such days, and the spread is floored "
+        f"at {baselines.IF_Z_MIN_SD:g}. Without them, a forest over everyone only finds "
+        "the employees whose job is big exports. The forest is trained "
+        f"on the user-days of days 0 to {det['if_train_days'] - 1}, and only later "
+        "user-days are scored. A day is flagged when its `score_samples` falls below the "
+        f"{b.IF_CONTAMINATION:g} quantile of the training days' scores, which is what "
+        f"`contamination={b.IF_CONTAMINATION:g}` sets. The alert is dated at the end of "
+        "the employee's local day, as a nightly batch cannot know sooner, which is why "
+        f"its time to detect is long. {det['if_untestable']} of {det['scenarios']} "
+        "scenarios ended (plus the day of grace) inside the training period, where this "
+        "method cannot alert. Swept over the contamination.",
+    ]
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1%}"
 
 
 def render_stream(sm: dict[str, Any]) -> list[str]:
@@ -256,6 +431,10 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = RUNS[name](args.quick)
     text = render(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    det = results.get("detection")
+    if det:  # beside the markdown, which links it as img/<name>
+        plots.recall_vs_alerts(det["sweeps"], args.out.parent / "img" / plots.RECALL_VS_ALERTS,
+                               f"Recall against alert volume, {det['world']}")
     args.out.write_text(text, encoding="utf-8")
     print(text)
     return 0
