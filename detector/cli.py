@@ -114,11 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--config", help="settings file (TOML)")
     rp.set_defaults(func=cmd_replay)
 
+    from detector.audit_cli import add_parser as add_audit
     from detector.baseline_cli import add_parser as add_baseline
     from detector.simulator.cli import add_parser as add_simulate
 
     add_simulate(sub)
     add_baseline(sub)
+    add_audit(sub)
     return parser
 
 

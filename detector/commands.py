@@ -67,5 +67,10 @@ def parse_command(raw: bytes | str | dict[str, Any]) -> Command:
             raise InvalidRecord("issued_at", "must be an RFC 3339 date-time", "invalid_value")
     unknown = set(doc) - {"command", "employee_id", "action_id", "reason", "analyst", "issued_at"}
     if unknown:
-        raise InvalidRecord(sorted(unknown)[0], "is not a known command field", "unknown_field")
+        # The name is the only pointer to the fault, so it must be there and stay short.
+        name = sorted(unknown)[0]
+        if not name:
+            raise InvalidRecord("$", "has a field with an empty name", "unknown_field")
+        field = name if len(name) <= 64 else name[:64] + "…"
+        raise InvalidRecord(field, "is not a known command field", "unknown_field")
     return Command(kind, employee_id, action_id, reason, analyst, issued_at)

@@ -88,25 +88,30 @@ def score_of(reasons: list[Reason]) -> int:
     return round(min(100.0, max(0.0, sum(r.points for r in reasons))))
 
 
+def _month_end(d: date) -> bool:
+    if d.weekday() >= 5:
+        return False
+    nxt = d + timedelta(days=1)
+    later = 0  # business days left in the month after d
+    while nxt.month == d.month:
+        later += nxt.weekday() < 5
+        nxt += timedelta(days=1)
+    prev = d - timedelta(days=1)
+    earlier = 0
+    while prev.month == d.month:
+        earlier += prev.weekday() < 5
+        prev -= timedelta(days=1)
+    return later <= 1 or earlier == 0
+
+
 def is_month_end(local_day: int) -> bool:
     """Last two business days of a month or its first: when finance and sales close."""
     got = _MONTH_END.get(local_day)
     if got is None:
-        d = date(1970, 1, 1) + timedelta(days=local_day)
-        if d.weekday() >= 5:
+        try:
+            got = _month_end(date(1970, 1, 1) + timedelta(days=local_day))
+        except OverflowError:  # a schema-valid instant in year 1 or late 9999
             got = False
-        else:
-            nxt = d + timedelta(days=1)
-            later = 0  # business days left in the month after d
-            while nxt.month == d.month:
-                later += nxt.weekday() < 5
-                nxt += timedelta(days=1)
-            prev = d - timedelta(days=1)
-            earlier = 0
-            while prev.month == d.month:
-                earlier += prev.weekday() < 5
-                prev -= timedelta(days=1)
-            got = later <= 1 or earlier == 0
         if len(_MONTH_END) > 100_000:
             _MONTH_END.clear()
         _MONTH_END[local_day] = got
