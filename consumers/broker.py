@@ -58,19 +58,24 @@ def free_port() -> int:
 class EmbeddedBroker:
     """``with EmbeddedBroker() as b: ... b.bootstrap ...``"""
 
-    def __init__(self, port: int | None = None, log: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, log: Path | None = None,
+                 advertised_port: int | None = None) -> None:
         self.port = port or free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
+        # Clients are sent to the advertised port after bootstrap: a proxy in
+        # front of the broker (TLS, fault injection) listens there.
+        self.advertised_port = advertised_port or self.port
+        self.bootstrap = f"127.0.0.1:{self.advertised_port}"
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.proc = subprocess.Popen(
                 [str(tansu_binary()), "broker", "--listener-url", url,
-                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                 "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                 # Its own process group: a Ctrl-C in the terminal reaches us, and
                 # we stop the broker after the detector has committed.
