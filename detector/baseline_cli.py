@@ -102,7 +102,7 @@ class _Pass:
         return self.first_ts, self.last_ts
 
 
-def _run(
+def replay_into(
     engines: list[Engine],
     lines: Iterable[tuple[int, bytes]],
     settings: Settings,
@@ -226,8 +226,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         labels = _labels(args.labels) if args.labels else None
         directory = _directory(args.directory, settings)
         engines = [Engine(settings, directory) for _ in range(args.partitions)]
-        seen = _run(engines, iter_lines(args.events), settings, keep_actions=labels is not None,
-                    labelled=_labelled_ids(labels) if labels else frozenset())
+        seen = replay_into(engines, iter_lines(args.events), settings,
+                           keep_actions=labels is not None,
+                           labelled=_labelled_ids(labels) if labels else frozenset())
     except _InputError as exc:
         return _fail(str(exc))
     except FileNotFoundError as exc:
@@ -293,7 +294,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         labels = _labels(args.labels) if args.labels else None
         directory = _directory(args.directory, settings)
         engines = bundle.engines(settings, directory)
-        seen = _run(engines, iter_lines(args.events), settings, keep_actions=True,
+        seen = replay_into(engines, iter_lines(args.events), settings, keep_actions=True,
                     labelled=_labelled_ids(labels) if labels else frozenset())
     except _InputError as exc:
         return _fail(str(exc))

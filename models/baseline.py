@@ -340,7 +340,12 @@ class EmployeeBaseline(_VolumeBaseline):
         return sorted(t for t, c in self.terr.items() if c / total >= min_share)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in _all_slots(type(self))}
+        state = {s: getattr(self, s) for s in _all_slots(type(self))}
+        # job[0] names a directory record object of this process; only the job's
+        # hash is learned.  Left out, a restored or copied baseline checks its
+        # record afresh, and equal baselines pickle to equal bytes.
+        state["job"] = (0, self.job[1])
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
