@@ -1,1 +1,1 @@
-"""Reproducible benchmarks: ``python -m benchmarks [detection|speed|state|all]``."""
+"""Reproducible benchmarks: ``python -m benchmarks [SECTION|all] [--quick]``."""

@@ -23,14 +23,20 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from benchmarks.common import world
+from benchmarks.common import (
+    check_deadline,
+    employee_key,
+    keyed_events,
+    produce,
+    read_lines,
+    world,
+)
 from consumers.broker import EmbeddedBroker
 from consumers.kafka_options import consumer_options
 from consumers.service import Service
@@ -47,9 +53,9 @@ def stream(quick: bool) -> dict[str, Any]:
     n = 5_000 if quick else 300_000
     seconds = 2.0 if quick else 20.0
     path = world(employees, days, SEED)
-    events = _events(path / "events.jsonl", n)
+    events = keyed_events(path / "events.jsonl", n)
     templates = _templates(path / "events.jsonl", n, int(RATE * seconds))
-    directory = [(_key(line), line) for line in _lines(path / "employees.jsonl")]
+    directory = [(employee_key(line), line) for line in read_lines(path / "employees.jsonl")]
     timeout = 120.0 if quick else 900.0
 
     with EmbeddedBroker() as broker:
@@ -61,8 +67,8 @@ def stream(quick: bool) -> dict[str, Any]:
             service=ServiceSettings(metrics_port=0),
         )
         ensure_topics(settings)
-        _produce(broker.bootstrap, settings.topics.directory, directory)
-        produce_rate = len(events) / _produce(broker.bootstrap, settings.topics.events, events)
+        produce(broker.bootstrap, settings.topics.directory, directory)
+        produce_rate = len(events) / produce(broker.bootstrap, settings.topics.events, events)
         print(f"  produced {len(events):,} events at {produce_rate:,.0f}/s", file=sys.stderr)
 
         raw = _raw_consume(settings, len(events), timeout)
@@ -103,41 +109,14 @@ def stream(quick: bool) -> dict[str, Any]:
 # -- inputs -------------------------------------------------------------------------
 
 
-def _lines(path: Path, limit: int | None = None) -> list[bytes]:
-    with path.open("rb") as f:
-        return [line.rstrip(b"\n") for line in islice(f, limit) if line.strip()]
-
-
-def _key(line: bytes) -> bytes:
-    return str(orjson.loads(line)["employee_id"]).encode()
-
-
-def _events(path: Path, n: int) -> list[tuple[bytes, bytes]]:
-    return [(_key(line), line) for line in _lines(path, n)]
-
-
 def _templates(path: Path, skip: int, want: int) -> list[dict[str, Any]]:
     """Events for the latency load: the ones after the throughput run's, else any."""
-    lines = _lines(path, skip + want)
+    lines = read_lines(path, skip + want)
     picked = lines[skip:] or lines
     return [orjson.loads(line) for line in picked]
 
 
 # -- broker I/O -----------------------------------------------------------------------
-
-
-def _produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> float:
-    """Seconds to send and flush every record, keyed as the CRM would key them."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=262144,
-                             acks=1)
-    try:
-        t0 = time.perf_counter()
-        for key, value in items:
-            producer.send(topic, key=key, value=value)
-        producer.flush()
-        return time.perf_counter() - t0
-    finally:
-        producer.close()
 
 
 def _raw_consume(settings: Settings, n: int, timeout: float) -> float:
@@ -153,11 +132,11 @@ def _raw_consume(settings: Settings, n: int, timeout: float) -> float:
         count = 0
         while count == 0:
             count = sum(len(m) for m in consumer.poll(timeout_ms=200).values())
-            _check_deadline(deadline, "raw consume: first records")
+            check_deadline(deadline, "raw consume: first records")
         t0, first = time.perf_counter(), count
         while count < n:
             count += sum(len(m) for m in consumer.poll(timeout_ms=200).values())
-            _check_deadline(deadline, f"raw consume: {count:,} of {n:,} records")
+            check_deadline(deadline, f"raw consume: {count:,} of {n:,} records")
         return (count - first) / (time.perf_counter() - t0)
     finally:
         consumer.close()
@@ -304,14 +283,9 @@ def _pct(sorted_values: list[float], q: float) -> float:
     return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
-def _check_deadline(deadline: float, what: str) -> None:
-    if time.monotonic() > deadline:
-        raise TimeoutError(f"stream benchmark: {what} not done in time")
-
-
 def _check_service(runner: _Runner, deadline: float, what: str) -> None:
     if runner.error is not None:
         raise RuntimeError(f"the detector service failed while {what}") from runner.error
     if not runner.is_alive():
         raise RuntimeError(f"the detector service stopped while {what}")
-    _check_deadline(deadline, what)
+    check_deadline(deadline, what)
