@@ -26,8 +26,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, ProducerFencedError
@@ -46,13 +48,16 @@ from consumers.metrics import (
 from consumers.records import OutRecord, action_record, dead_letter
 from consumers.topics import ensure_topics
 from detector.actions import Action
+from detector.audit import ACTION as AUDIT_ACTION
+from detector.audit import COMMAND as AUDIT_COMMAND
+from detector.audit import AuditLog
 from detector.commands import FALSE_POSITIVE, parse_command
 from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
 from detector.events import parse_event
 from detector.settings import Settings, read_secret
-from models.bundle import BundleError
+from models.bundle import BundleError, iso_utc
 
 log = logging.getLogger("insider.service")
 
@@ -99,6 +104,10 @@ class Task:
         self.producer = producer
         self.pending: list[OutRecord] = []
         self.decided: list[Action] = []
+        # The partition's audit trail and what awaits it: (kind, body, event time).
+        self.audit: AuditLog | None = None
+        self.audit_pending: list[tuple[str, dict[str, Any], str]] = []
+        self.audit_marked = time.monotonic()
         self.events_next = 0
         self.commands_next = 0
         self.changed = False
@@ -162,6 +171,8 @@ class Service:
         key = read_secret(settings.service.state_key, settings.service.state_key_file,
                           "service.state_key")
         self.state_key = key.encode() if key else None
+        audit_key = read_secret("", settings.service.audit_key_file, "service.audit_key")
+        self.audit_key = audit_key.encode() if audit_key else None
         self.directory = Directory()
         self.tasks: dict[int, Task] = {}
         self.stats = ServiceStats()
@@ -258,6 +269,8 @@ class Service:
         for task in self.tasks.values():
             if task.producer is not None:
                 task.producer.close(timeout=5)
+            if task.audit is not None:
+                task.audit.close()
         self.tasks.clear()
         if self.side_producer is not None:
             self.side_producer.close(timeout=5)
@@ -391,12 +404,20 @@ class Service:
         log.info("command applied", extra={"command": cmd.command,
                                            "employee_id": cmd.employee_id,
                                            "actions": len(acts)})
+        if task.audit is not None:
+            body = {"command": cmd.command, "employee_id": cmd.employee_id,
+                    "action_id": cmd.action_id, "reason": cmd.reason, "analyst": cmd.analyst,
+                    "topic": tp.topic, "partition": tp.partition, "offset": m.offset}
+            at = m.timestamp / 1000.0 if m.timestamp and m.timestamp > 0 else time.time()
+            task.audit_pending.append((AUDIT_COMMAND, body, iso_utc(at) or ""))
         for act in acts:
             self._emit(task, act)
 
     def _emit(self, task: Task, act: Action) -> None:
         task.pending.append(action_record(self.settings, act))
         task.decided.append(act)
+        if task.audit is not None:
+            task.audit_pending.append((AUDIT_ACTION, act.to_dict(), act.event_time))
 
     def _reject(self, task: Task, exc: InvalidRecord, tp: TopicPartition, m: Any) -> None:
         self.stats.rejects[exc.code] = self.stats.rejects.get(exc.code, 0) + 1
@@ -477,6 +498,7 @@ class Service:
         self, task: Task
     ) -> tuple[list[tuple[int | None, OutRecord]], dict[TopicPartition, OffsetAndMetadata]]:
         s = self.settings
+        self._audit(task)
         records: list[tuple[int | None, OutRecord]] = [(None, r) for r in task.pending]
         records += checkpoint_records(s.topics.changelog, task.partition, task.engine, task.at,
                                       self.state_key)
@@ -487,6 +509,29 @@ class Service:
                 OffsetAndMetadata(task.commands_next, "", -1),
         }
         return records, offsets
+
+    def _audit(self, task: Task) -> None:
+        """Chain what the task decided and was told into its trail, durably, before the
+        checkpoint commits: every committed action is in the trail (one redone after a
+        failed checkpoint may be there twice, with the same action id).  Now and then
+        the head is marked and published in the same checkpoint."""
+        trail = task.audit
+        if trail is None:
+            return
+        for kind, body, at in task.audit_pending:
+            trail.append(kind, body, at)
+        task.audit_pending.clear()
+        now = time.monotonic()
+        if now - task.audit_marked >= self.settings.service.audit_head_every_s:
+            task.audit_marked = now
+            if trail.head()[0] >= 0:
+                seq, value = trail.mark_head(iso_utc(time.time()) or "")
+                head = {"partition": task.partition, "seq": seq, "hash": value,
+                        "at": iso_utc(time.time())}
+                task.pending.append(OutRecord(self.settings.topics.audit_heads,
+                                              str(task.partition).encode(),
+                                              orjson.dumps(head)))
+        trail.flush()
 
     @staticmethod
     def _commit_transaction(
@@ -596,6 +641,7 @@ class Service:
             r = restored[p]
             engine.load_state(r.shared, r.employees)
             task = Task(p, engine, producers[p])
+            task.audit = self._open_audit(p)
             if self.bundles is not None and self.bundles.adopt(engine, p) is not None:
                 task.changed = True  # the bundle's baselines go into the next checkpoint
             task.events_next, task.commands_next = committed[p]
@@ -609,8 +655,19 @@ class Service:
                                               "entries_read": r.entries_read,
                                               "at": list(committed[p])})
 
+    def _open_audit(self, p: int) -> AuditLog | None:
+        d = self.settings.service.audit_dir
+        if not d:
+            return None
+        Path(d).mkdir(parents=True, exist_ok=True)
+        path = Path(d) / f"{self.settings.topics.events}-{p}.audit.jsonl"
+        # A torn last line is a write cut short by a crash: moved aside, kept.
+        return AuditLog.open(path, self.audit_key, repair=True)
+
     def _drop(self, p: int, abort: bool = False) -> None:
         task = self.tasks.pop(p, None)
+        if task is not None and task.audit is not None:
+            task.audit.close()
         if task is None or task.producer is None:
             return
         if abort:

@@ -34,6 +34,7 @@ def topic_specs(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         t.alerts: (n, {}),
         t.freeze_commands: (n, {}),
         t.dead_letter: (max(1, min(n, 3)), {}),
+        t.audit_heads: (n, {}),
     }
 
 

@@ -153,6 +153,8 @@ class TopicSettings:
     freeze_commands: str = "crm.freeze-commands"
     dead_letter: str = "insider.dead-letter"
     changelog: str = "insider.baseline-changelog"
+    # Heads of the audit trails (service.audit_dir), so that a cut-off end shows.
+    audit_heads: str = "insider.audit-heads"
     create: bool = True
     # Used only when creating: events, commands and changelog share this count
     # (they are co-partitioned: partition p of each belongs to the same task).
@@ -190,6 +192,12 @@ class ServiceSettings:
     bundle_check_s: float = 5.0
     # Take the alert, severity and freeze thresholds from the bundle too.
     bundle_thresholds: bool = True
+    # A hash-chained audit trail of actions and commands per partition in this
+    # directory ("" for none); keyed with the secret in audit_key_file if set;
+    # its head goes to topics.audit_heads every audit_head_every_s.
+    audit_dir: str = ""
+    audit_key_file: str = ""
+    audit_head_every_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +220,8 @@ class Settings:
             raise SettingsError("decisions.freeze: must lie between decisions.alert and 100")
         if d.freeze_ttl_seconds <= 0:
             raise SettingsError("decisions.freeze_ttl_seconds: must be > 0")
+        if self.service.audit_head_every_s <= 0:
+            raise SettingsError("service.audit_head_every_s: must be > 0")
         if self.service.bundle_check_s <= 0:
             raise SettingsError("service.bundle_check_s: must be > 0")
         if self.input.max_future_seconds < 0:

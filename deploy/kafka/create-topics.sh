@@ -21,4 +21,5 @@ create hr.employee-directory 3 cleanup.policy=compact
 create security.alerts 6
 create crm.freeze-commands 6
 create insider.dead-letter 3
+create insider.audit-heads 6
 "$TOPICS" --bootstrap-server "$BOOTSTRAP" --list
