@@ -32,7 +32,13 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError, ProducerFencedError
+from kafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    ProducerFencedError,
+)
 from kafka.structs import OffsetAndMetadata
 
 from consumers.bundle_watch import BundleWatch
@@ -66,6 +72,8 @@ ActionHook = Callable[[Action], None]
 CHECKPOINT_SHARE = 5.0
 # ...once scoring takes more than this share of the time between checkpoints.
 SATURATED = 0.5
+# Pause between polls while the broker cannot be reached.
+RETRY_PAUSE_S = 0.5
 
 
 @dataclass(slots=True)
@@ -86,6 +94,7 @@ class ServiceStats:
     scores: list[int] = field(default_factory=lambda: [0] * 101)
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     event_rejects: int = 0
+    poll_errors: int = 0
     decision: BucketCounts = field(default_factory=lambda: BucketCounts(DECISION_BOUNDS))
     event_lag: BucketCounts = field(default_factory=lambda: BucketCounts(LAG_BOUNDS))
     checkpoint_time: BucketCounts = field(
@@ -121,6 +130,12 @@ class Task:
     @property
     def at(self) -> tuple[int, int]:
         return self.events_next, self.commands_next
+
+
+def _transient(exc: KafkaError) -> bool:
+    """Errors a later try can get past: lost connections, timeouts, moving leaders."""
+    return bool(getattr(exc, "retriable", False)) or isinstance(
+        exc, KafkaConnectionError | NodeNotReadyError | KafkaTimeoutError)
 
 
 def log_action(act: Action, partition: int) -> None:
@@ -220,9 +235,19 @@ class Service:
         try:
             while not self.stop_event.is_set():
                 self.stats.loop_heartbeat = time.time()
-                self.feed.poll(0)
                 wait = max(0.0, next_checkpoint - time.monotonic())
-                batch = self.consumer.poll(timeout_ms=int(wait * 1000) + 1)
+                try:
+                    self.feed.poll(0)
+                    batch = self.consumer.poll(timeout_ms=int(wait * 1000) + 1)
+                except KafkaError as exc:
+                    if not _transient(exc):
+                        raise
+                    # A broker or network blip: the client reconnects; positions and
+                    # uncommitted work are still in hand.
+                    self.stats.poll_errors += 1
+                    log.warning("broker unreachable; retrying", extra={"error": repr(exc)})
+                    self.stop_event.wait(RETRY_PAUSE_S)
+                    batch = {}
                 if self._to_open:
                     self._open_assigned()
                 if batch:
@@ -610,7 +635,18 @@ class Service:
         parts = sorted(self._to_open & mine)
         self._to_open.clear()
         if parts:
-            self._open(parts)
+            try:
+                self._open(parts)
+            except KafkaError as exc:
+                if not _transient(exc):
+                    raise
+                for q in parts:  # half-opened tasks go; all are opened again next turn
+                    self._drop(q, abort=True)
+                self._to_open.update(parts)
+                log.warning("opening partitions failed; retrying",
+                            extra={"partitions": parts, "error": repr(exc)})
+                self.stop_event.wait(RETRY_PAUSE_S)
+                return
             self.consumer.resume(*[tp for tp in self.consumer.assignment()
                                    if tp.partition in parts])
 
@@ -680,4 +716,6 @@ class Service:
         and its input read again from the committed positions."""
         if self.consumer is None:
             return
-        self._open([p])
+        # Paused until reopened: nothing is read for a partition without its task.
+        self.consumer.pause(*[tp for tp in self.consumer.assignment() if tp.partition == p])
+        self._to_open.add(p)

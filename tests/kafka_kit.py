@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import secrets
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -138,7 +139,9 @@ def service_settings(
     broker: EmbeddedBroker, partitions: int = 3, **service: object
 ) -> Settings:
     """Settings for one test: fresh topic names and group, Tansu's quick group timings."""
-    n = next(_names)
+    # A random part too: this module may be imported twice (as kafka_kit and as
+    # tests.kafka_kit), and each copy counts from zero on the same broker.
+    n = f"{next(_names)}x{secrets.token_hex(3)}"
     t = TopicSettings(
         events=f"t{n}.events", directory=f"t{n}.directory", commands=f"t{n}.commands",
         alerts=f"t{n}.alerts", freeze_commands=f"t{n}.freeze", dead_letter=f"t{n}.dlq",

@@ -67,6 +67,8 @@ def test_resets_stalls_and_outages_lose_nothing_and_duplicate_nothing(
 ) -> None:
     broker, proxy = proxied
     s = service_settings(broker, partitions=PARTITIONS)
+    # A request whose answer a fault swallowed is given up after 5 s, not 30.
+    s = dataclasses.replace(s, kafka=dataclasses.replace(s.kafka, request_timeout_ms=5000))
     ensure_topics(s)
     events = _lines(small_world / "events.jsonl")
     want = _replayed(small_world, events, PARTITIONS)

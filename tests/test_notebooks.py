@@ -24,6 +24,7 @@ import orjson
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
+from kafka_kit import produce, service_settings
 from nbclient import NotebookClient
 
 from consumers.broker import EmbeddedBroker
@@ -36,7 +37,6 @@ from detector.settings import DecisionSettings, Settings
 from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
 from models import bundle as bundles
-from tests.kafka_kit import produce, service_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
