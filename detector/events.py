@@ -117,7 +117,12 @@ _loads = orjson.loads
 
 def _big_float(text: str) -> float | Decimal:
     value = float(text)
-    return value if math.isfinite(value) else Decimal(text)
+    if math.isfinite(value):
+        return value
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # an exponent beyond even Decimal's range
+        return Decimal("Infinity")
 
 
 def _big_int(text: str) -> int | Decimal:

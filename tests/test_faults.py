@@ -76,6 +76,9 @@ def test_resets_stalls_and_outages_lose_nothing_and_duplicate_nothing(
     faults: list[str] = []
     rng = random.Random(7)
     with running(s) as svc:
+        # Faults start once the group has formed: they are about the stream, and
+        # Tansu's group coordinator does not always recover from a join cut short.
+        _wait(lambda: svc.ready() and len(svc.tasks) == PARTITIONS, what="the group")
         for i in range(8):  # the stream in 8 slices, a fault during each
             part = events[i * len(events) // 8:(i + 1) * len(events) // 8]
             sender = threading.Thread(target=_send,

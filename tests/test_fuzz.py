@@ -584,3 +584,11 @@ def test_zz_cases_tried(record_property: Callable[[str, object], None]) -> None:
     if len(CASES) >= len(PARSERS) + 1:  # the whole file ran
         assert all(CASES[name] >= 1000 for name in PARSERS), CASES
         assert CASES["replay lines"] >= 40 * 200
+
+
+@pytest.mark.parametrize("name", ["event", "command", "employee"])
+def test_a_number_beyond_decimals_exponent_range_is_refused_not_raised(name: str) -> None:
+    """Found by the fuzzing: 1e4009… (thousands of exponent digits) broke the fallback decoder."""
+    raw = b"1e40" + b"9" * 5000
+    result = outcome(PARSERS[name], raw)
+    assert isinstance(result, InvalidRecord) and result.field
