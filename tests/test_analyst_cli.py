@@ -19,13 +19,13 @@ from typing import Any
 import orjson
 import pytest
 from kafka_kit import produce, read_topic, service_settings, settings_env
-from test_service import _keyed, _lines, _wait, running
+from test_service import _checkpointed, _keyed, _lines, _wait, _with_directory, running
 
 from consumers import logs
 from consumers.analyst import alert_line, native_view
 from consumers.broker import EmbeddedBroker
 from consumers.cli import main
-from consumers.topics import ensure_topics
+from consumers.feed import employee_key_of, simulate
 from detector.actions import Action, Reason
 from detector.commands import parse_command
 from detector.ocsf import to_ocsf
@@ -48,9 +48,8 @@ class Run:
 @pytest.fixture(scope="module")
 def run(broker: EmbeddedBroker, small_world: Path) -> Iterator[Run]:
     s = service_settings(broker, partitions=3)
-    ensure_topics(s)
+    _with_directory(s, broker, small_world)
     events = _lines(small_world / "events.jsonl")
-    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
     produce(broker.bootstrap, s.topics.events, _keyed(events))
     customers = {m.decode() for raw in events for m in CUSTOMER_ID.findall(raw)
                  if m.startswith(b"C-")}
@@ -59,7 +58,7 @@ def run(broker: EmbeddedBroker, small_world: Path) -> Iterator[Run]:
     try:
         with running(s) as svc:
             _wait(lambda: svc.stats.events >= len(events), what="events consumed")
-            _wait(lambda: all(not t.changed for t in list(svc.tasks.values())),
+            _wait(lambda: _checkpointed(svc),
                   what="checkpoint")
             commands = svc.stats.commands
     finally:
@@ -237,7 +236,6 @@ def test_feed_sends_a_simulated_world_to_the_configured_topics(
     rc = main(["feed", "--employees", "12", "--history-days", "3", "--seconds", "2",
                "--seed", "5"])
     assert rc == 0
-    from consumers.feed import simulate
 
     world = simulate(12, 3, 5, tmp_path)  # the same seed gives the same world
     assert world.live and world.history
@@ -246,13 +244,7 @@ def test_feed_sends_a_simulated_world_to_the_configured_topics(
     assert len(directory) == len(world.employees)
     assert [m.value for m in events if m.partition == 0 and m.key is not None] == [
         raw for raw in world.history + world.live
-        if m_key(raw) is not None and partition_for(m_key(raw) or "", 2) == 0]
+        if (key := employee_key_of(raw)) is not None and partition_for(key.decode(), 2) == 0]
     assert len(events) == world.events
     assert f"sent {len(world.employees)} directory records" in capsys.readouterr().err
 
-
-def m_key(raw: bytes) -> str | None:
-    from consumers.feed import employee_key_of
-
-    key = employee_key_of(raw)
-    return key.decode() if key else None

@@ -11,11 +11,10 @@ from typing import Any
 import orjson
 import pytest
 from kafka_kit import produce, read_topic, service_settings
-from test_service import _keyed, _lines, _wait, running
+from test_service import _checkpointed, _keyed, _lines, _wait, _with_directory, running
 
 from consumers.broker import EmbeddedBroker
 from consumers.cli import main
-from consumers.topics import ensure_topics
 from detector.settings import Settings
 
 PARTITIONS = 2
@@ -45,9 +44,8 @@ def test_the_trail_holds_every_action_and_command_and_verifies_against_published
     trail_dir = tmp_path / "audit"
     s = service_settings(broker, partitions=PARTITIONS, audit_dir=str(trail_dir),
                          audit_key_file=str(key), audit_head_every_s=0.3)
-    ensure_topics(s)
+    _with_directory(s, broker, small_world)
     events = _lines(small_world / "events.jsonl")
-    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
     produce(broker.bootstrap, s.topics.events, _keyed(events[: len(events) // 2]))
     with running(s) as svc:
         _wait(lambda: svc.stats.events >= len(events) // 2, what="first half")
@@ -61,7 +59,7 @@ def test_the_trail_holds_every_action_and_command_and_verifies_against_published
               what="everything")
         time.sleep(0.5)  # one more head after the last action
         produce(broker.bootstrap, s.topics.events, _keyed(events[-1:]))  # a duplicate: no action
-        _wait(lambda: all(not t.changed for t in list(svc.tasks.values())), what="checkpoint")
+        _wait(lambda: _checkpointed(svc), what="checkpoint")
 
     published = {orjson.loads(m.value)["action_id"]
                  for topic in (s.topics.alerts, s.topics.freeze_commands)
@@ -108,21 +106,19 @@ def test_a_restarted_service_continues_the_chain(
     trail_dir = tmp_path / "audit"
     s = service_settings(broker, partitions=1, audit_dir=str(trail_dir),
                          audit_head_every_s=0.2)
-    ensure_topics(s)
+    _with_directory(s, broker, small_world)
     events = _lines(small_world / "events.jsonl")
-    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
     half = len(events) // 2
     produce(broker.bootstrap, s.topics.events, _keyed(events[:half]))
     with running(s) as svc:
-        _wait(lambda: svc.stats.events >= half and all(not t.changed
-                                                        for t in list(svc.tasks.values())),
+        _wait(lambda: svc.stats.events >= half and _checkpointed(svc),
               what="first half")
     (trail,) = trail_dir.glob("*.audit.jsonl")
     first = len(_entries(trail))
     produce(broker.bootstrap, s.topics.events, _keyed(events[half:]))
     with running(s) as svc:
-        _wait(lambda: svc.stats.events >= len(events) - half and all(
-            not t.changed for t in list(svc.tasks.values())), what="second half")
+        _wait(lambda: svc.stats.events >= len(events) - half and _checkpointed(svc),
+              what="second half")
     entries = _entries(trail)
     assert len(entries) > first
     assert [e["seq"] for e in entries] == list(range(len(entries)))

@@ -12,13 +12,21 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka_kit import produce, read_topic, service_settings
-from test_service import _comparable, _keyed, _lines, _wait, running
+from kafka_kit import produce, service_settings
+from test_service import (
+    _checkpointed,
+    _comparable,
+    _keyed,
+    _lines,
+    _published,
+    _wait,
+    _with_directory,
+    running,
+)
 
 from consumers import logs
 from consumers.broker import EmbeddedBroker
 from consumers.service import Service
-from consumers.topics import ensure_topics
 from detector.directory import Directory
 from detector.events import parse_event
 from detector.jsonl import iter_lines
@@ -67,17 +75,10 @@ def _expected(world: Path, bundle: bundles.Bundle, events: list[bytes],
     return out
 
 
-def _published(broker: EmbeddedBroker, s: Settings) -> list[dict[str, Any]]:
-    msgs = read_topic(broker.bootstrap, s.topics.alerts)
-    msgs += read_topic(broker.bootstrap, s.topics.freeze_commands)
-    return [_comparable(orjson.loads(m.value)) for m in msgs]
-
-
 def _start(broker: EmbeddedBroker, world: Path, path: Path, **kw: Any) -> Settings:
     s = service_settings(broker, partitions=PARTITIONS, bundle_path=str(path),
                          bundle_check_s=0.2, **kw)
-    ensure_topics(s)
-    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(world / "employees.jsonl")))
+    _with_directory(s, broker, world)
     return s
 
 
@@ -103,7 +104,7 @@ def test_the_service_starts_from_the_published_bundle_and_says_so(
     assert want, "the rest of the world should raise actions"
     with running(s) as svc:
         _wait(lambda: svc.stats.events >= len(rest), what="events consumed")
-        _wait(lambda: all(not t.changed for t in list(svc.tasks.values())), what="checkpoint")
+        _wait(lambda: _checkpointed(svc), what="checkpoint")
         assert all(t.engine.model_version == bundle.version for t in svc.tasks.values())
         from prometheus_client import CollectorRegistry, generate_latest
 
@@ -144,7 +145,7 @@ def test_a_bundle_published_while_running_is_swapped_in_with_its_thresholds(
         assert all(t.engine.incidents.s.alert == 50 for t in svc.tasks.values())
         produce(broker.bootstrap, s.topics.events, _keyed(rest))
         _wait(lambda: svc.stats.events >= len(history) + len(rest), what="the rest")
-        _wait(lambda: all(not t.changed for t in list(svc.tasks.values())), what="checkpoint")
+        _wait(lambda: _checkpointed(svc), what="checkpoint")
     after = [a for a in _published(broker, s) if a.get("model_version") == bundle.version]
     assert after, "actions after the swap carry the bundle's version"
     assert all(a["score"] >= 50 for a in after if a["type"] == "alert")

@@ -11,15 +11,21 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from kafka_kit import committed_total, read_topic, service_settings
+from kafka_kit import committed_total, service_settings
 from tcp_proxy import Proxy
-from test_service import _comparable, _keyed, _lines, _replayed, _wait, running
+from test_service import (
+    _checkpointed,
+    _keyed,
+    _lines,
+    _published,
+    _replayed,
+    _wait,
+    running,
+)
 
 from consumers.broker import EmbeddedBroker, free_port
 from consumers.service import Service
@@ -56,12 +62,6 @@ def _send(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]]) -
         p.close(timeout=10)
 
 
-def _published(broker: EmbeddedBroker, s: Any) -> list[dict[str, Any]]:
-    msgs = read_topic(broker.bootstrap, s.topics.alerts)
-    msgs += read_topic(broker.bootstrap, s.topics.freeze_commands)
-    return [_comparable(orjson.loads(m.value)) for m in msgs]
-
-
 def test_resets_stalls_and_outages_lose_nothing_and_duplicate_nothing(
     proxied: tuple[EmbeddedBroker, Proxy], small_world: Path
 ) -> None:
@@ -96,7 +96,7 @@ def test_resets_stalls_and_outages_lose_nothing_and_duplicate_nothing(
             sender.join(180)
             assert not sender.is_alive()
         _wait(lambda: svc.stats.events >= len(events), timeout=180, what="every event")
-        _wait(lambda: all(not t.changed for t in list(svc.tasks.values())), timeout=60,
+        _wait(lambda: _checkpointed(svc), timeout=60,
               what="the last checkpoint")
     assert len(faults) == 8 and proxy.resets >= 5
     got = _published(broker, s)

@@ -13,6 +13,7 @@ from kafka import KafkaProducer
 from kafka_kit import committed_total, produce
 from test_service import (
     _by_id,
+    _checkpointed,
     _feed,
     _keyed,
     _prepared,
@@ -69,7 +70,7 @@ def test_a_tenfold_burst_backs_up_drains_and_drops_nothing(
         producer.close()
         burst_rate = len(burst) / (time.monotonic() - began)
         _wait(lambda: svc.stats.events >= len(events), timeout=120, what="the burst")
-        _wait(lambda: all(not t.changed for t in list(svc.tasks.values())),
+        _wait(lambda: _checkpointed(svc),
               what="the last checkpoint")
         time.sleep(0.3)  # a loop turn, so the lag gauge is up to date
         stop.set()
@@ -95,7 +96,7 @@ def test_a_flood_of_redelivered_events_changes_nothing(
     produce(broker.bootstrap, s.topics.events, _keyed(events))
     with running(s) as svc:
         _wait(lambda: svc.stats.events >= len(events), what="the stream")
-        _wait(lambda: all(not t.changed for t in list(svc.tasks.values())), what="checkpoint")
+        _wait(lambda: _checkpointed(svc), what="checkpoint")
         first = _by_id(_published(broker, s))
         # The last 40 events of every employee, sent again three times.
         by_emp: dict[bytes, list[bytes]] = {}
@@ -104,7 +105,7 @@ def test_a_flood_of_redelivered_events_changes_nothing(
         again = [(k, v) for k, vs in by_emp.items() for v in vs[-40:]] * 3
         produce(broker.bootstrap, s.topics.events, again)
         _wait(lambda: svc.stats.events >= len(events) + len(again), what="the flood")
-        _wait(lambda: all(not t.changed for t in list(svc.tasks.values())), what="checkpoint")
+        _wait(lambda: _checkpointed(svc), what="checkpoint")
         time.sleep(0.3)
         dup = sum(n for (_, o), n in svc.stats.outcomes.items() if o == "duplicate")
     valid = sum(1 for _, v in again if _parses(v))

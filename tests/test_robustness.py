@@ -13,13 +13,12 @@ from typing import Any
 import orjson
 from kafka_kit import produce, read_topic, service_settings
 from prometheus_client import CollectorRegistry, generate_latest
-from test_service import _keyed, _lines, _wait, running
+from test_service import _checkpointed, _keyed, _lines, _wait, _with_directory, running
 
 from consumers import logs
 from consumers.broker import EmbeddedBroker
 from consumers.metrics import ServiceCollector
 from consumers.records import DLQ_CODE
-from consumers.topics import ensure_topics
 from detector.engine import RECENT_IDS, Engine
 from detector.events import parse_event
 from detector.settings import Settings
@@ -152,16 +151,14 @@ def test_no_customer_id_name_email_or_phone_in_any_output(
     texts: list[str] = []
     for fmt in ("native", "ocsf"):
         s = service_settings(broker, partitions=2, alert_format=fmt)
-        ensure_topics(s)
-        produce(broker.bootstrap, s.topics.directory,
-                _keyed(_lines(small_world / "employees.jsonl")))
+        _with_directory(s, broker, small_world)
         produce(broker.bootstrap, s.topics.events, _keyed(events))
         stream = io.StringIO()
         logs.setup("DEBUG", stream)
         try:
             with running(s) as svc:
                 _wait(lambda svc=svc: svc.stats.events >= len(events), what="events consumed")
-                _wait(lambda svc=svc: all(not t.changed for t in list(svc.tasks.values())),
+                _wait(lambda svc=svc: _checkpointed(svc),
                       what="checkpoint")
                 registry = CollectorRegistry()
                 registry.register(ServiceCollector(svc))
@@ -184,9 +181,8 @@ def test_events_from_the_future_are_dead_lettered_and_do_not_end_freezes(
     broker: EmbeddedBroker, small_world: Path
 ) -> None:
     s = service_settings(broker, partitions=1)
-    ensure_topics(s)
+    _with_directory(s, broker, small_world)
     events = _lines(small_world / "events.jsonl")
-    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
     produce(broker.bootstrap, s.topics.events, _keyed(events))
     with running(s) as svc:
         _wait(lambda: svc.stats.events >= len(events), what="history")
@@ -197,7 +193,7 @@ def test_events_from_the_future_are_dead_lettered_and_do_not_end_freezes(
         produce(broker.bootstrap, s.topics.events, [(doc["employee_id"].encode(),
                                                      orjson.dumps(doc))])
         _wait(lambda: svc.stats.events >= len(events) + 1, what="the future event")
-        _wait(lambda: all(not t.changed for t in list(svc.tasks.values())), what="checkpoint")
+        _wait(lambda: _checkpointed(svc), what="checkpoint")
         assert task.engine.watermark == before
         assert svc.stats.rejects.get("future_timestamp") == 1
     dlq = [m for m in read_topic(broker.bootstrap, s.topics.dead_letter)

@@ -28,7 +28,7 @@ from kafka_kit import (
 
 from consumers.broker import EmbeddedBroker
 from consumers.changelog import restore
-from consumers.demo import employee_key_of
+from consumers.feed import employee_key_of
 from consumers.records import DLQ_CODE, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 from consumers.service import Service
 from consumers.topics import ensure_topics
@@ -195,9 +195,8 @@ def test_directory_updates_and_analyst_commands_change_decisions(
     broker: EmbeddedBroker, small_world: Path
 ) -> None:
     s = service_settings(broker, partitions=2)
-    ensure_topics(s)
+    _with_directory(s, broker, small_world)
     events = _lines(small_world / "events.jsonl")
-    produce(broker.bootstrap, s.topics.directory, _keyed(_lines(small_world / "employees.jsonl")))
     produce(broker.bootstrap, s.topics.events, _keyed(events))
     a, b = _active_employees(small_world)[:2]
     actions: list[Any] = []
@@ -296,9 +295,14 @@ def _prepared(
 def _prepared_with(
     s: Settings, broker: EmbeddedBroker, world: Path
 ) -> tuple[Settings, list[bytes]]:
+    _with_directory(s, broker, world)
+    return s, [x for x in _lines(world / "events.jsonl") if _key(x) is not None]
+
+
+def _with_directory(s: Settings, broker: EmbeddedBroker, world: Path) -> None:
+    """The test's topics, with the world's directory on them."""
     ensure_topics(s)
     produce(broker.bootstrap, s.topics.directory, _keyed(_lines(world / "employees.jsonl")))
-    return s, [x for x in _lines(world / "events.jsonl") if _key(x) is not None]
 
 
 def _state_events(s: Settings, partitions: int, broker: EmbeddedBroker) -> int:

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from kafka_kit import committed_total, produce, read_topic
-from test_service import _prepared, _wait, running
+from test_service import _checkpointed, _prepared, _wait, running
 
 from consumers.broker import EmbeddedBroker
 from consumers.records import DLQ_REASON
@@ -74,7 +74,7 @@ def test_arbitrary_bytes_become_dead_letters_and_the_stream_goes_on(
     produce(broker.bootstrap, s.topics.events, keys)
     with running(s) as svc:
         _wait(lambda: svc.stats.events >= len(stream), what="every record")
-        _wait(lambda: all(not t.changed for t in list(svc.tasks.values())), what="checkpoint")
+        _wait(lambda: _checkpointed(svc), what="checkpoint")
         rejects = sum(svc.stats.rejects.values())
         assert svc.healthy()
     assert rejects == refused
