@@ -275,18 +275,12 @@ def render(results: dict[str, Any], timings: dict[str, float] | None = None,
             f">= 50,000 | {_yes(sp['replay'] >= 50_000)} |", "",
             f"Over {sp['events']:,} events; best of the runs.", "",
         ]
-    st = results.get("state")
-    if st:
-        lines += render_state(st)
-    sm = results.get("stream")
-    if sm:
-        lines += render_stream(sm)
-    sc = results.get("scaling")
-    if sc:
-        lines += render_scaling(sc)
-    pr = results.get("profile")
-    if pr:
-        lines += render_profile(pr)
+    sections: tuple[tuple[str, Callable[[dict[str, Any]], list[str]]], ...] = (
+        ("state", render_state), ("stream", render_stream), ("scaling", render_scaling),
+        ("profile", render_profile))
+    for name, render_section in sections:
+        if results.get(name):
+            lines += render_section(results[name])
     return "\n".join(lines) + "\n"
 
 

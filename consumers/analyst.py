@@ -80,6 +80,16 @@ def _severity_at_least(doc: dict[str, Any], floor: str | None) -> bool:
     return sev in SEVERITIES and SEVERITIES.index(sev) >= SEVERITIES.index(floor)
 
 
+def _assign_all(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of ``topics``, assigned directly: reading with no consumer group
+    takes no partitions from the service and moves nobody's committed offsets."""
+    tps = [TopicPartition(t, p) for t in topics
+           for p in sorted(consumer.partitions_for_topic(t) or ())]
+    if tps:
+        consumer.assign(tps)
+    return tps
+
+
 def follow(
     settings: Settings,
     topics: list[str],
@@ -87,18 +97,12 @@ def follow(
     stop: Callable[[], bool],
     poll_ms: int = 500,
 ) -> Iterator[tuple[str, bytes | None, Any]]:
-    """(topic, key, record) for every committed record from now (or the start) on.
-
-    Reads with no consumer group: tailing must not take partitions from the
-    service or move anyone's committed offsets.
-    """
+    """(topic, key, record) for every committed record from now (or the start) on."""
     consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
     try:
-        tps = [TopicPartition(t, p) for t in topics
-               for p in sorted(consumer.partitions_for_topic(t) or ())]
+        tps = _assign_all(consumer, topics)
         if not tps:
             raise SystemExit(f"error: topic {', '.join(topics)} not found")
-        consumer.assign(tps)
         if from_beginning:
             consumer.seek_to_beginning(*tps)
         else:
@@ -170,12 +174,9 @@ def find_alert(settings: Settings, action_id: str, quiet_s: float = 1.0) -> str 
     consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
     wanted = action_id.encode()
     try:
-        topic = settings.topics.alerts
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
-                                                         or ())]
+        tps = _assign_all(consumer, [settings.topics.alerts])
         if not tps:
             return None
-        consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
         last = time.monotonic()

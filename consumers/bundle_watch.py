@@ -26,7 +26,7 @@ from datetime import datetime
 from detector.engine import Engine
 from detector.partitioning import partition_for
 from detector.settings import DecisionSettings, Settings, SettingsError
-from models.bundle import Bundle, BundleError, load, signing_key
+from models.bundle import Bundle, BundleError, apply_baselines, load, signing_key
 
 log = logging.getLogger("insider.bundle")
 
@@ -139,15 +139,16 @@ class BundleWatch:
         fresh = bundle.baselines()[part]
         end = _ts(bundle.metadata.last_event)
         report = SwapReport(partition)
+        # A task's engine holds only its own partition's employees: no need of ``only``.
         for employee_id, live in engine.employees.items():
-            if employee_id in fresh.employees and (only is None or only(employee_id)):
+            if employee_id in fresh.employees:
                 report.replaced += 1
                 if end is not None and live.last_ts > end:
                     report.learned_since_discarded += 1
             else:
                 report.kept += 1
         report.peer_groups = len(fresh.peers)
-        got = bundle.apply_to(engine, part, only)
+        got = apply_baselines(fresh, engine, only)
         report.added = got - report.replaced
         engine.retune(decisions, bundle.version)
         log.info("bundle applied", extra={"version": bundle.version,

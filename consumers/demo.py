@@ -21,7 +21,7 @@ from typing import Any
 
 from consumers.broker import BrokerError, EmbeddedBroker, free_port
 from consumers.feed import add_arguments as feed_arguments
-from consumers.feed import employee_key_of, publish, simulate
+from consumers.feed import publish, simulate
 from consumers.service import Service
 from consumers.topics import ensure_topics
 from detector.actions import Action
@@ -151,4 +151,4 @@ def _summary(service: Service, actions: list[dict[str, Any]], labels: dict[str, 
         say(f"  {mark:<7} {r.kind:<24} {r.employee_id}")
 
 
-__all__ = ["add_arguments", "employee_key_of", "run_demo"]
+__all__ = ["add_arguments", "run_demo"]

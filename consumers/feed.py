@@ -55,7 +55,7 @@ def simulate(employees: int, history_days: int, seed: int, work: Path) -> Simula
     events = (work / "events.jsonl").read_bytes().splitlines()
     start_ts = parse_timestamp(config.start.isoformat() + "T00:00:00Z") or 0.0
     live_from = start_ts + history_days * 86400.0
-    n_history = sum(1 for raw in events if (event_time(raw) or 0.0) < live_from)
+    n_history = sum(1 for raw in events if (key_and_time(raw)[1] or 0.0) < live_from)
     return SimulatedWorld(
         history=events[:n_history], live=events[n_history:],
         employees=(work / "employees.jsonl").read_bytes().splitlines(),
@@ -100,14 +100,14 @@ def publish(
         speed = WEEK / seconds
         t0 = time.monotonic()
         for raw in world.live:
-            ts = event_time(raw)
+            key, ts = key_and_time(raw)
             if ts is not None:
                 delay = t0 + (ts - world.live_from) / speed - time.monotonic()
                 if delay > 0 and stop.wait(delay):
                     break
             if stop.is_set():
                 break
-            producer.send(t.events, key=employee_key_of(raw), value=raw)
+            producer.send(t.events, key=key, value=raw)
             sent += 1
         producer.flush()
     finally:
@@ -115,23 +115,22 @@ def publish(
     return sent
 
 
+def key_and_time(raw: bytes) -> tuple[bytes | None, float | None]:
+    """The record key an event is produced with (its employee id) and its event time,
+    each when it has one: the simulated stream carries some malformed events."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None, None
+    if not isinstance(doc, dict):
+        return None, None
+    eid, t = doc.get("employee_id"), doc.get("timestamp")
+    return (eid.encode() if isinstance(eid, str) else None,
+            parse_timestamp(t) if isinstance(t, str) else None)
+
+
 def employee_key_of(raw: bytes) -> bytes | None:
-    """The record key an event is produced with: its employee id, when it has one."""
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    eid = doc.get("employee_id") if isinstance(doc, dict) else None
-    return eid.encode() if isinstance(eid, str) else None
-
-
-def event_time(raw: bytes) -> float | None:
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    t = doc.get("timestamp") if isinstance(doc, dict) else None
-    return parse_timestamp(t) if isinstance(t, str) else None
+    return key_and_time(raw)[0]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -32,13 +32,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import (
-    KafkaConnectionError,
-    KafkaError,
-    KafkaTimeoutError,
-    NodeNotReadyError,
-    ProducerFencedError,
-)
+from kafka.errors import KafkaError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.bundle_watch import BundleWatch
@@ -58,12 +52,13 @@ from detector.audit import ACTION as AUDIT_ACTION
 from detector.audit import COMMAND as AUDIT_COMMAND
 from detector.audit import AuditLog
 from detector.commands import FALSE_POSITIVE, parse_command
+from detector.decisions import rfc3339
 from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
 from detector.events import parse_event
 from detector.settings import Settings, read_secret
-from models.bundle import BundleError, iso_utc
+from models.bundle import BundleError
 
 log = logging.getLogger("insider.service")
 
@@ -115,7 +110,7 @@ class Task:
         self.decided: list[Action] = []
         # The partition's audit trail and what awaits it: (kind, body, event time).
         self.audit: AuditLog | None = None
-        self.audit_pending: list[tuple[str, dict[str, Any], str]] = []
+        self.audit_pending: list[tuple[str, dict[str, Any], str | float]] = []
         self.audit_marked = time.monotonic()
         self.events_next = 0
         self.commands_next = 0
@@ -133,9 +128,9 @@ class Task:
 
 
 def _transient(exc: KafkaError) -> bool:
-    """Errors a later try can get past: lost connections, timeouts, moving leaders."""
-    return bool(getattr(exc, "retriable", False)) or isinstance(
-        exc, KafkaConnectionError | NodeNotReadyError | KafkaTimeoutError)
+    """Errors a later try can get past (kafka-python marks them): lost connections,
+    timeouts, moving leaders."""
+    return bool(exc.retriable)
 
 
 def log_action(act: Action, partition: int) -> None:
@@ -434,7 +429,7 @@ class Service:
                     "action_id": cmd.action_id, "reason": cmd.reason, "analyst": cmd.analyst,
                     "topic": tp.topic, "partition": tp.partition, "offset": m.offset}
             at = m.timestamp / 1000.0 if m.timestamp and m.timestamp > 0 else time.time()
-            task.audit_pending.append((AUDIT_COMMAND, body, iso_utc(at) or ""))
+            task.audit_pending.append((AUDIT_COMMAND, body, at))
         for act in acts:
             self._emit(task, act)
 
@@ -550,9 +545,10 @@ class Service:
         if now - task.audit_marked >= self.settings.service.audit_head_every_s:
             task.audit_marked = now
             if trail.head()[0] >= 0:
-                seq, value = trail.mark_head(iso_utc(time.time()) or "")
+                now_ts = time.time()
+                seq, value = trail.mark_head(now_ts)
                 head = {"partition": task.partition, "seq": seq, "hash": value,
-                        "at": iso_utc(time.time())}
+                        "at": rfc3339(now_ts)}
                 task.pending.append(OutRecord(self.settings.topics.audit_heads,
                                               str(task.partition).encode(),
                                               orjson.dumps(head)))

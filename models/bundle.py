@@ -200,7 +200,7 @@ class Bundle:
         parts = self.baselines()
         if not 0 <= partition < len(parts):
             raise BundleError(f"bundle has {len(parts)} partition(s), not partition {partition}")
-        return _apply(parts[partition], engine, only)
+        return apply_baselines(parts[partition], engine, only)
 
     def engine(
         self,
@@ -220,7 +220,7 @@ class Bundle:
         out = []
         for part in self.baselines():
             engine = Engine(settings, directory, clock)
-            _apply(part, engine, None)
+            apply_baselines(part, engine, None)
             out.append(engine)
         return out
 
@@ -240,7 +240,10 @@ class Bundle:
         return out
 
 
-def _apply(part: Baselines, engine: Engine, only: Callable[[str], bool] | None) -> int:
+def apply_baselines(
+    part: Baselines, engine: Engine, only: Callable[[str], bool] | None = None
+) -> int:
+    """Move one partition's baselines into ``engine`` (see :meth:`Bundle.apply_to`)."""
     employees = part.employees
     if only is not None:
         employees = {e: b for e, b in employees.items() if only(e)}
