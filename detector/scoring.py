@@ -42,6 +42,8 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PRIOR_LOG_MEAN = math.log1p(100)
 PRIOR_LOG_SD = 1.6
 CUSUM_STEP_CAP = 2.0
+# The window over which browsing pace is measured.
+PACE_SECONDS = 600
 
 
 @dataclass(slots=True)
@@ -58,6 +60,8 @@ class Observation:
     rows_24h: float = 0.0
     actions_today: int = 0
     viewed: float = 0.0
+    # Distinct customers viewed over the last ten minutes (sliding).
+    viewed_10m: float = 0.0
     oot_share: float | None = None
     # The busiest territories outside the employee's, and what counted as theirs.
     oot_top: list[str] | None = None
@@ -177,17 +181,27 @@ class Scorer:
                 obs.oot_share, obs.oot_top = got
                 obs.own_territories = own
         elif ev.action == "view":
-            viewed = emp.viewed
+            viewed, paced = emp.viewed, emp.viewed_10m
             hour = int(ev.ts // 3600)
             if hour != viewed.period:
                 self._close_view_hour(emp, peer, hour)
+            tenth = int(ev.ts // PACE_SECONDS)
+            if tenth != paced.period:
+                self._close_view_pace(emp, peer, tenth)
             if ev.customer_ids:
                 for cid in ev.customer_ids:
-                    viewed.update(stable_hash(cid))
+                    h = stable_hash(cid)
+                    viewed.update(h)
+                    paced.update(h)
                 obs.viewed = viewed.get()
             else:
                 viewed.total += ev.record_count
+                paced.total += ev.record_count
                 obs.viewed = max(viewed.get(), float(viewed.total))
+            obs.viewed_10m = max(
+                paced.pace((ev.ts % PACE_SECONDS) / PACE_SECONDS),
+                0.0 if ev.customer_ids else float(paced.total),
+            )
         return obs
 
     @staticmethod
@@ -199,6 +213,16 @@ class Scorer:
             emp.views.update(math.log1p(measure))
             peer.views.update(math.log1p(measure))
         viewed.reset(hour)
+
+    @staticmethod
+    def _close_view_pace(emp: EmployeeBaseline, peer: PeerBaseline, tenth: int) -> None:
+        """Learn the finished ten minutes' distinct-customer count, unless it was flagged."""
+        paced = emp.viewed_10m
+        if paced.period >= 0 and paced.total and not paced.flagged:
+            measure = max(paced.get(), float(paced.total)) if not paced.ones else paced.get()
+            emp.views_10m.update(math.log1p(measure))
+            peer.views_10m.update(math.log1p(measure))
+        paced.roll(tenth)
 
     @staticmethod
     def _own_territories(
@@ -231,9 +255,10 @@ class Scorer:
         """
         s = self.s
         k = s.k_band
-        views = key == "distinct_viewed_1h"
-        if views:
+        if key == "distinct_viewed_1h":
             floor, prior = math.log1p(s.harvest_min_distinct), math.log1p(20)
+        elif key == "distinct_viewed_10m":
+            floor, prior = math.log1p(s.pace_min_distinct), math.log1p(5)
         elif key == "actions_24h":
             floor, prior = math.log1p(s.chunk_min_actions), math.log1p(3)
         else:
@@ -330,7 +355,7 @@ class Scorer:
         data_points = 0.0
         if ev.data_out:
             data_points, cold = self._data_out(obs, emp, peer, glob, reasons)
-        elif obs.viewed >= s.harvest_min_distinct:
+        elif obs.viewed >= s.harvest_min_distinct or obs.viewed_10m >= s.pace_min_distinct:
             cold = self._harvest(obs, emp, peer, glob, reasons)
 
         self._identity(obs, emp, reasons, data_points)
@@ -394,7 +419,10 @@ class Scorer:
                 elif key != "rows" and rows >= 0.5 * q:
                     continue  # one big action is the per-action check's business
                 band, is_cold = self._band(key, ev.ts, emp, peer, glob, ordinary)
-                excess = (math.log1p(q) - band) / LN2 - tolerance
+                # A close brings bigger pulls, not dozens of small ones: the
+                # allowance is for volume, and chunking gets none of it.
+                allowance = 0.0 if key == "actions_24h" else tolerance
+                excess = (math.log1p(q) - band) / LN2 - allowance
                 per = (
                     s.points_per_doubling_actions if key == "actions_24h"
                     else s.points_per_doubling
@@ -604,22 +632,35 @@ class Scorer:
         glob: PeerBaseline,
         reasons: list[Reason],
     ) -> bool:
+        """Breadth (distinct customers this hour) and pace (the last ten minutes);
+        the stronger one speaks."""
         s = self.s
-        band, cold = self._band("distinct_viewed_1h", obs.ev.ts, emp, peer, glob)
-        excess = (math.log1p(obs.viewed) - band) / LN2
+        best: tuple[float, str, float, float, bool] | None = None
+        for key, q in (("distinct_viewed_1h", obs.viewed), ("distinct_viewed_10m", obs.viewed_10m)):
+            floor = s.harvest_min_distinct if key == "distinct_viewed_1h" else s.pace_min_distinct
+            if q < floor:
+                continue
+            band, cold = self._band(key, obs.ev.ts, emp, peer, glob)
+            excess = (math.log1p(q) - band) / LN2
+            if best is None or excess > best[0]:
+                best = (excess, key, q, band, cold)
+        if best is None:
+            return False
+        excess, key, q, band, cold = best
         if excess <= 0:
             return cold
-        pts = min(s.volume_cap, s.points_per_doubling * excess)  # views
+        pts = min(s.volume_cap, s.points_per_doubling * excess)
         usual = math.expm1(band)
-        reasons.append(
-            Reason(
-                "view_harvesting",
-                f"viewed {_n(obs.viewed)} distinct customers this hour; usual up to {_n(usual)} "
-                f"({'peer group' if cold else 'own baseline'})",
-                pts,
-                {"distinct_customers_1h": round(obs.viewed), "usual_max": round(usual)},
-            )
-        )
+        basis = "peer group" if cold else "own baseline"
+        if key == "distinct_viewed_1h":
+            text = (f"viewed {_n(q)} distinct customers this hour; usual up to {_n(usual)} "
+                    f"({basis})")
+            details = {"distinct_customers_1h": round(q), "usual_max": round(usual)}
+        else:
+            text = (f"viewed {_n(q)} distinct customers in the last 10 minutes; usual up to "
+                    f"{_n(usual)} ({basis})")
+            details = {"distinct_customers_10m": round(q), "usual_max": round(usual)}
+        reasons.append(Reason("view_harvesting", text, pts, details))
         return cold
 
     def _identity(
@@ -696,6 +737,7 @@ class Scorer:
             if not cold:
                 if ev.action == "view":
                     emp.viewed.flagged = True
+                    emp.viewed_10m.flagged = True
                 elif ev.data_out:
                     emp.flags |= emp.HOUR_FLAGGED | emp.DAY_FLAGGED
                 return

@@ -77,6 +77,8 @@ class ScoringSettings:
     travel_min_km: float = 500.0
     travel_max_kmh: float = 1000.0
     harvest_min_distinct: int = 30
+    # Fewer distinct customers in ten minutes than this never count as a fast harvest.
+    pace_min_distinct: int = 10
     # Fewer data-out actions in a day than this never count as chunking.
     chunk_min_actions: int = 6
     # A peer-group surge: at least this many others, and this share of the

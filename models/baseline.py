@@ -16,7 +16,14 @@ from typing import Any
 
 from river import base, stats
 
-from models.stats import DistinctCounter, EWStat, HourProfile, RecentSet, WindowSum
+from models.stats import (
+    DistinctCounter,
+    EWStat,
+    HourProfile,
+    PacedCounter,
+    RecentSet,
+    WindowSum,
+)
 
 # Learning rates.  Own baselines forget in about 20 observations; the anchor
 # remembers about 100 and, once settled, moves by at most ``ANCHOR_RISE`` (log
@@ -29,7 +36,9 @@ _PEAK_KEYS = ("rows", "rows_1h", "rows_24h")
 PEAK_MEMORY = 30 * 86400.0  # seconds for a peak to fade to 1/e of its height
 MAX_TERRITORIES = 12
 
-VOLUME_KEYS = ("rows", "rows_1h", "rows_24h", "actions_24h", "distinct_viewed_1h")
+VOLUME_KEYS = (
+    "rows", "rows_1h", "rows_24h", "actions_24h", "distinct_viewed_1h", "distinct_viewed_10m"
+)
 
 
 def _volume_stats(alpha: float) -> tuple[EWStat, EWStat, EWStat, EWStat]:
@@ -40,13 +49,16 @@ class _VolumeBaseline(base.AnomalyDetector):
     """Shared learning and scoring of the four volume quantities.
 
     ``rows`` is learned per data-out action; ``rows_1h`` and ``rows_24h`` per
-    completed local hour and day with any data out, and ``distinct_viewed_1h``
-    per completed hour with views.  Learning finished periods (rather than the
-    running sum at each action) is what lets chunked exports add up: a
-    running sum learned chunk by chunk would teach itself the ramp.
+    completed local hour and day with any data out; ``distinct_viewed_1h`` and
+    ``distinct_viewed_10m`` per completed hour and ten minutes with views.
+    Learning finished periods (rather than the running sum at each action) is
+    what lets chunked exports add up: a running sum learned chunk by chunk
+    would teach itself the ramp.
     """
 
-    __slots__ = ("actions_24h", "first_ts", "hours", "rows", "rows_1h", "rows_24h", "views")
+    __slots__ = (
+        "actions_24h", "first_ts", "hours", "rows", "rows_1h", "rows_24h", "views", "views_10m"
+    )
 
     k: float = 2.5
 
@@ -54,6 +66,9 @@ class _VolumeBaseline(base.AnomalyDetector):
         self.rows, self.rows_1h, self.rows_24h, self.views = _volume_stats(alpha)
         # Data-out actions per active day: chunking shows as many small exports.
         self.actions_24h = EWStat(alpha)
+        # Distinct customers viewed per ten minutes: the pace of browsing, which
+        # shows a harvest long before the hour's total does.
+        self.views_10m = EWStat(alpha)
         self.hours = HourProfile()
         self.first_ts = math.nan
 
@@ -66,6 +81,8 @@ class _VolumeBaseline(base.AnomalyDetector):
             return self.rows_1h
         if key == "actions_24h":
             return self.actions_24h
+        if key == "distinct_viewed_10m":
+            return self.views_10m
         return self.views
 
     def seen_days(self, ts: float) -> float:
@@ -190,6 +207,7 @@ class EmployeeBaseline(_VolumeBaseline):
         "places",
         "terr",
         "viewed",
+        "viewed_10m",
         "w1h",
         "w24h",
         "w24n",
@@ -228,6 +246,7 @@ class EmployeeBaseline(_VolumeBaseline):
         self.day_actions = 0
         self.flags = 0
         self.viewed = DistinctCounter()
+        self.viewed_10m = PacedCounter()
         self.devices = RecentSet(8)
         self.ips = RecentSet(16)
         self.countries = RecentSet(8)

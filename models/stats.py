@@ -212,6 +212,34 @@ class DistinctCounter:
         self.bits = bytearray(raw)
 
 
+class PacedCounter(DistinctCounter):
+    """Distinct items in the last period, sliding: the finished period's count
+    fades out linearly as the current one fills, so a burst that straddles a
+    boundary is not cut in two."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.previous = 0.0
+
+    def roll(self, period: int) -> None:
+        """Start ``period``; the one just finished carries over if it was the one before."""
+        self.previous = self.get() if period == self.period + 1 and self.ones else 0.0
+        self.reset(period)
+
+    def pace(self, elapsed: float) -> float:
+        """Distinct items over the last full period, ``elapsed`` (0-1) into this one."""
+        return self.get() + self.previous * (1.0 - min(1.0, max(0.0, elapsed)))
+
+    def __getstate__(self) -> tuple[bytes, int, int, int, bool, float]:  # type: ignore[override]
+        return (*super().__getstate__(), self.previous)
+
+    def __setstate__(self, s: tuple[bytes, int, int, int, bool, float]) -> None:  # type: ignore[override]
+        super().__setstate__(s[:5])
+        self.previous = s[5]
+
+
 class RecentSet:
     """The last ``size`` distinct hashed values (devices, IPs, countries)."""
 

@@ -10,7 +10,15 @@ import random
 import pytest
 
 from models.baseline import EmployeeBaseline, PeerBaseline
-from models.stats import DistinctCounter, EWStat, HourProfile, RecentSet, WindowSum
+from models.stats import (
+    DistinctCounter,
+    EWStat,
+    HourProfile,
+    PacedCounter,
+    RecentSet,
+    WindowSum,
+    stable_hash,
+)
 
 LEARNERS = [EmployeeBaseline, PeerBaseline]
 
@@ -21,7 +29,8 @@ def _stream(seed: int, n: int = 200) -> list[dict[str, float]]:
     for _ in range(n):
         rows = rng.lognormvariate(4, 0.6)
         out.append({"rows": rows, "rows_1h": rows * 1.5, "rows_24h": rows * 3,
-                    "distinct_viewed_1h": rng.randint(1, 40)})
+                    "distinct_viewed_1h": rng.randint(1, 40),
+                    "distinct_viewed_10m": rng.randint(1, 12)})
     return out
 
 
@@ -124,6 +133,24 @@ def test_distinct_counter_estimates_within_ten_percent() -> None:
         c.update(stable_hash(f"C-{i}"))  # repeats do not count
     assert abs(c.get() - 800) / 800 < 0.1
     assert c.total == 1600
+
+
+def test_paced_counter_slides_across_a_period_boundary() -> None:
+    c = PacedCounter()
+    c.roll(0)
+    for i in range(40):
+        c.update(stable_hash(f"C-{i}"))
+    assert abs(c.pace(0.5) - 40) / 40 < 0.1  # nothing earlier to carry
+    c.roll(1)
+    for i in range(40, 50):
+        c.update(stable_hash(f"C-{i}"))
+    # A quarter into the next period, three quarters of the last one still count.
+    assert abs(c.pace(0.25) - (10 + 0.75 * 40)) < 4
+    assert abs(c.pace(1.0) - 10) < 2
+    clone = pickle.loads(pickle.dumps(c))
+    assert clone.pace(0.25) == c.pace(0.25) and clone.period == 1
+    c.roll(5)  # a gap: nothing carries over
+    assert c.pace(0.0) == 0.0
 
 
 def test_recent_set_keeps_most_recent() -> None:

@@ -3,7 +3,7 @@ hand-built team with four weeks of ordinary history behind it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -109,6 +109,47 @@ def test_view_harvesting() -> None:
     actions, _ = w.run()
     mine = alerts_for(actions, ids[5])
     assert mine and "view_harvesting" in codes(mine)
+
+
+def test_fast_view_harvest_is_alerted_on_its_pace() -> None:
+    w, ids = history()
+    start = at(SCENARIO_DAY, 10)
+    for i in range(300):
+        w.event(ids[5], start + timedelta(seconds=10 * i), "view",
+                customers=[{"id": f"C-H{i}", "territory": "DE-North", "tier": "low"}])
+    actions, _ = w.run()
+    first = alerts_for(actions, ids[5])[0]
+    # Six customers a minute shows in the ten-minute pace well before the
+    # hour's total would reach the top of the usual range.
+    assert datetime.fromisoformat(first.event_time) - start <= timedelta(minutes=10)
+    harvest = next(r for r in first.reasons if r.code == "view_harvesting")
+    assert "last 10 minutes" in harvest.text
+    assert harvest.details["distinct_customers_10m"] >= 20
+
+
+def test_a_busy_morning_of_views_is_not_a_harvest() -> None:
+    w, ids = history()
+    start = at(SCENARIO_DAY, 9)
+    # A customer every 70 seconds for three hours: fast for this team, but a
+    # human reading pace, under ten customers in any ten minutes.
+    for i in range(150):
+        w.event(ids[5], start + timedelta(seconds=70 * i), "view",
+                customers=[{"id": f"C-B{i}", "territory": "DE-North", "tier": "low"}])
+    actions, _ = w.run()
+    assert alerts_for(actions, ids[5]) == []
+
+
+def test_chunked_exports_at_month_end_still_add_up() -> None:
+    w, ids = history()
+    day = 23  # Wednesday 30 September, the last business day of the month
+    assert (START + timedelta(days=day)).day == 30
+    for i in range(25):
+        w.event(ids[2], at(day, 9) + timedelta(minutes=15 * i), "export", 40)
+    actions, _ = w.run()
+    mine = alerts_for(actions, ids[2])
+    # The month-end allowance widens what counts as a usual volume, not how
+    # many separate exports count as usual.
+    assert mine and "chunked_exports" in codes(mine)
 
 
 def test_impossible_travel() -> None:
