@@ -182,12 +182,12 @@ class Scorer:
                 obs.own_territories = own
         elif ev.action == "view":
             viewed, paced = emp.viewed, emp.viewed_10m
+            tenth = int(ev.ts // PACE_SECONDS)
+            if tenth != paced.period:
+                paced.roll(tenth)
             hour = int(ev.ts // 3600)
             if hour != viewed.period:
                 self._close_view_hour(emp, peer, hour)
-            tenth = int(ev.ts // PACE_SECONDS)
-            if tenth != paced.period:
-                self._close_view_pace(emp, peer, tenth)
             if ev.customer_ids:
                 for cid in ev.customer_ids:
                     h = stable_hash(cid)
@@ -198,31 +198,27 @@ class Scorer:
                 viewed.total += ev.record_count
                 paced.total += ev.record_count
                 obs.viewed = max(viewed.get(), float(viewed.total))
-            obs.viewed_10m = max(
-                paced.pace((ev.ts % PACE_SECONDS) / PACE_SECONDS),
-                0.0 if ev.customer_ids else float(paced.total),
-            )
+            # The estimate barely exceeds the bits set while it is small, so most
+            # views are ruled out without computing it.
+            if paced.ones + paced.previous + 1 >= self.s.pace_min_distinct or not paced.ones:
+                obs.viewed_10m = paced.pace((ev.ts % PACE_SECONDS) / PACE_SECONDS)
         return obs
 
     @staticmethod
     def _close_view_hour(emp: EmployeeBaseline, peer: PeerBaseline, hour: int) -> None:
-        """Learn the finished hour's distinct-customer count, unless it was flagged."""
+        """Learn the finished hour's distinct customers and its busiest ten
+        minutes, unless the hour was flagged."""
         viewed = emp.viewed
+        peak = emp.viewed_10m.take_peak()
         if viewed.period >= 0 and viewed.total and not viewed.flagged:
-            measure = max(viewed.get(), float(viewed.total)) if not viewed.ones else viewed.get()
-            emp.views.update(math.log1p(measure))
-            peer.views.update(math.log1p(measure))
+            got = viewed.get()
+            measure = math.log1p(max(got, float(viewed.total)) if not viewed.ones else got)
+            emp.views.update(measure)
+            peer.views.update(measure)
+            if peak:
+                emp.views_10m.update(math.log1p(peak))
+                peer.views_10m.update(math.log1p(peak))
         viewed.reset(hour)
-
-    @staticmethod
-    def _close_view_pace(emp: EmployeeBaseline, peer: PeerBaseline, tenth: int) -> None:
-        """Learn the finished ten minutes' distinct-customer count, unless it was flagged."""
-        paced = emp.viewed_10m
-        if paced.period >= 0 and paced.total and not paced.flagged:
-            measure = max(paced.get(), float(paced.total)) if not paced.ones else paced.get()
-            emp.views_10m.update(math.log1p(measure))
-            peer.views_10m.update(math.log1p(measure))
-        paced.roll(tenth)
 
     @staticmethod
     def _own_territories(
@@ -737,7 +733,6 @@ class Scorer:
             if not cold:
                 if ev.action == "view":
                     emp.viewed.flagged = True
-                    emp.viewed_10m.flagged = True
                 elif ev.data_out:
                     emp.flags |= emp.HOUR_FLAGGED | emp.DAY_FLAGGED
                 return

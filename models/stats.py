@@ -162,6 +162,14 @@ class WindowSum:
         self.ring.frombytes(raw)
 
 
+# The linear-counting estimate for each number of bits set, worked out once;
+# a saturated bitmap reports the ceiling rather than infinity.
+_BITS = 512
+_LINEAR_COUNT = tuple(
+    -_BITS * math.log(max(_BITS - ones, 1) / _BITS) for ones in range(_BITS + 1)
+)
+
+
 class DistinctCounter:
     """Distinct items per period by linear counting over a small bitmap.
 
@@ -171,7 +179,7 @@ class DistinctCounter:
 
     __slots__ = ("bits", "flagged", "ones", "period", "total")
 
-    SIZE = 512  # 2**9: the mix below keeps the top nine bits
+    SIZE = _BITS  # 2**9: the mix below keeps the top nine bits
 
     def __init__(self) -> None:
         self.bits = bytearray(self.SIZE // 8)
@@ -199,10 +207,7 @@ class DistinctCounter:
         return self
 
     def get(self) -> float:
-        zeros = self.SIZE - self.ones
-        if zeros <= 0:
-            zeros = 1  # saturated: report the ceiling rather than infinity
-        return -self.SIZE * math.log(zeros / self.SIZE)
+        return _LINEAR_COUNT[self.ones]
 
     def __getstate__(self) -> tuple[bytes, int, int, int, bool]:
         return (bytes(self.bits), self.ones, self.total, self.period, self.flagged)
@@ -215,29 +220,40 @@ class DistinctCounter:
 class PacedCounter(DistinctCounter):
     """Distinct items in the last period, sliding: the finished period's count
     fades out linearly as the current one fills, so a burst that straddles a
-    boundary is not cut in two."""
+    boundary is not cut in two.  ``peak`` keeps the busiest finished period
+    since it was last taken, so a baseline can learn it once an hour rather
+    than on every period."""
 
-    __slots__ = ("previous",)
+    __slots__ = ("peak", "previous")
 
     def __init__(self) -> None:
         super().__init__()
         self.previous = 0.0
+        self.peak = 0.0
 
     def roll(self, period: int) -> None:
         """Start ``period``; the one just finished carries over if it was the one before."""
-        self.previous = self.get() if period == self.period + 1 and self.ones else 0.0
+        done = self.get() if self.ones else float(self.total)
+        if done > self.peak:
+            self.peak = done
+        self.previous = done if period == self.period + 1 else 0.0
         self.reset(period)
+
+    def take_peak(self) -> float:
+        peak, self.peak = self.peak, 0.0
+        return peak
 
     def pace(self, elapsed: float) -> float:
         """Distinct items over the last full period, ``elapsed`` (0-1) into this one."""
-        return self.get() + self.previous * (1.0 - min(1.0, max(0.0, elapsed)))
+        now = self.get() if self.ones else float(self.total)
+        return now + self.previous * (1.0 - min(1.0, max(0.0, elapsed)))
 
-    def __getstate__(self) -> tuple[bytes, int, int, int, bool, float]:  # type: ignore[override]
-        return (*super().__getstate__(), self.previous)
+    def __getstate__(self) -> tuple[bytes, int, int, int, bool, float, float]:  # type: ignore[override]
+        return (*super().__getstate__(), self.previous, self.peak)
 
-    def __setstate__(self, s: tuple[bytes, int, int, int, bool, float]) -> None:  # type: ignore[override]
+    def __setstate__(self, s: tuple[bytes, int, int, int, bool, float, float]) -> None:  # type: ignore[override]
         super().__setstate__(s[:5])
-        self.previous = s[5]
+        self.previous, self.peak = s[5], s[6]
 
 
 class RecentSet:

@@ -151,6 +151,9 @@ def test_paced_counter_slides_across_a_period_boundary() -> None:
     assert clone.pace(0.25) == c.pace(0.25) and clone.period == 1
     c.roll(5)  # a gap: nothing carries over
     assert c.pace(0.0) == 0.0
+    # The busiest finished period is kept until taken, once.
+    assert abs(c.take_peak() - 40) / 40 < 0.1
+    assert c.take_peak() == 0.0
 
 
 def test_recent_set_keeps_most_recent() -> None:

@@ -101,11 +101,16 @@ def test_terminated_account_use_is_critical_and_frozen_once() -> None:
     assert len({a.incident_id for a in mine}) == 1
 
 
+def browse(w: World, eid: str, start: datetime, n: int, every_s: float, tier: str = "low") -> None:
+    """``n`` views of different customers, one every ``every_s`` seconds."""
+    for i in range(n):
+        w.event(eid, start + timedelta(seconds=every_s * i), "view",
+                customers=[{"id": f"C-B{i}", "territory": "DE-North", "tier": tier}])
+
+
 def test_view_harvesting() -> None:
     w, ids = history()
-    for i in range(300):
-        w.event(ids[5], at(SCENARIO_DAY, 10) + timedelta(seconds=10 * i), "view",
-                customers=[{"id": f"C-H{i}", "territory": "DE-North", "tier": "high"}])
+    browse(w, ids[5], at(SCENARIO_DAY, 10), 300, 10, tier="high")
     actions, _ = w.run()
     mine = alerts_for(actions, ids[5])
     assert mine and "view_harvesting" in codes(mine)
@@ -114,9 +119,7 @@ def test_view_harvesting() -> None:
 def test_fast_view_harvest_is_alerted_on_its_pace() -> None:
     w, ids = history()
     start = at(SCENARIO_DAY, 10)
-    for i in range(300):
-        w.event(ids[5], start + timedelta(seconds=10 * i), "view",
-                customers=[{"id": f"C-H{i}", "territory": "DE-North", "tier": "low"}])
+    browse(w, ids[5], start, 300, 10)
     actions, _ = w.run()
     first = alerts_for(actions, ids[5])[0]
     # Six customers a minute shows in the ten-minute pace well before the
@@ -129,12 +132,9 @@ def test_fast_view_harvest_is_alerted_on_its_pace() -> None:
 
 def test_a_busy_morning_of_views_is_not_a_harvest() -> None:
     w, ids = history()
-    start = at(SCENARIO_DAY, 9)
     # A customer every 70 seconds for three hours: fast for this team, but a
     # human reading pace, under ten customers in any ten minutes.
-    for i in range(150):
-        w.event(ids[5], start + timedelta(seconds=70 * i), "view",
-                customers=[{"id": f"C-B{i}", "territory": "DE-North", "tier": "low"}])
+    browse(w, ids[5], at(SCENARIO_DAY, 9), 150, 70)
     actions, _ = w.run()
     assert alerts_for(actions, ids[5]) == []
 
