@@ -153,6 +153,7 @@ class Scorer:
         if ev.data_out:
             rows = ev.record_count
             obs.rows = rows
+            closing_day = emp.day_key
             hour_total, day_total, day_actions = emp.close_periods(abs_hour)
             if hour_total is not None or day_total is not None:
                 done: dict[Hashable, Any] = {}
@@ -160,6 +161,11 @@ class Scorer:
                     done["rows_1h"] = hour_total
                 if day_total is not None:
                     done["rows_24h"] = day_total
+                    rise = self._day_step(emp, day_total, closing_day)
+                    emp.day_rise = max(0.0, emp.day_rise + rise)
+                    emp.day_rise_days = (
+                        0 if emp.day_rise == 0 else emp.day_rise_days + (rise > 0)
+                    )
                 if day_actions is not None:
                     done["actions_24h"] = day_actions
                 emp.learn_one({**done, "ts": ev.ts})
@@ -219,6 +225,17 @@ class Scorer:
                 emp.views_10m.update(math.log1p(peak))
                 peer.views_10m.update(math.log1p(peak))
         viewed.reset(hour)
+
+    def _day_step(self, emp: EmployeeBaseline, total: float, day: int) -> float:
+        """One day's step of the daily rise: its total against the anchor of days."""
+        anchor = emp.anchor_24h
+        if anchor.n < self.s.escalation_min_active_days:
+            return 0.0
+        z = (math.log1p(total) - anchor.mean) / min(max(anchor.sd, LOG_SD_FLOOR), 1.0)
+        step = min(max(z, -1.0), CUSUM_STEP_CAP) - self.s.day_rise_allowance
+        if step > 0 and is_month_end(day):
+            return 0.0  # a month-end close is not a rise
+        return step
 
     @staticmethod
     def _own_territories(
@@ -532,6 +549,35 @@ class Scorer:
                 )
                 points += pts
 
+        # The same rise in daily totals, for exports spread between small downloads.
+        if (
+            rows >= s.min_rows
+            and not any(r.code == "volume_escalation" for r in reasons)
+            and emp.seen_days(ev.ts) >= s.escalation_min_days
+        ):
+            step = self._day_step(emp, emp.day_rows, obs.abs_hour // 24)
+            rise = max(0.0, emp.day_rise + step)
+            days = emp.day_rise_days + (step > 0) if rise > 0 else 0
+            limit, min_days = s.cusum_threshold, s.escalation_rising_days
+            if rec is not None and rec.status == "notice":
+                limit *= s.notice_cusum_factor
+                min_days = max(2, round(min_days * s.notice_cusum_factor))
+            if rise >= limit and days >= min_days:
+                usual = math.expm1(emp.anchor_24h.mean)
+                pts = s.escalation_points + min(s.escalation_points / 3, 5.0 * (rise / limit - 1))
+                reasons.append(
+                    Reason(
+                        "volume_escalation",
+                        f"daily data-out volume rising steadily: {_n(emp.day_rows)} rows today, "
+                        f"{emp.day_rows / max(usual, 1.0):.1f}x the long-term typical day "
+                        f"{_n(usual)}, rising over {days} days",
+                        pts,
+                        {"rows_today": round(emp.day_rows), "long_term_typical_day": round(usual),
+                         "rising_days": days, "cusum": round(rise, 1)},
+                    )
+                )
+                points += pts
+
         # Territory: rows outside the employee's territories, beyond their usual share.
         territory = 0.0
         if obs.oot_share is not None and rows >= s.min_rows:
@@ -730,6 +776,7 @@ class Scorer:
         if suspicious:
             emp.cusum = 0.0  # the rise has been reported; start counting afresh
             emp.cusum_days = 0
+            emp.day_rise, emp.day_rise_days = 0.0, 0
             if not cold:
                 if ev.action == "view":
                     emp.viewed.flagged = True

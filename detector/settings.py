@@ -54,6 +54,11 @@ class ScoringSettings:
     escalation_points: float = 45.0
     escalation_min_exports: int = 25
     escalation_min_days: float = 10.0
+    # Finished days with data out before daily totals are summed for a rise.
+    escalation_min_active_days: int = 8
+    # Daily totals swing more than single exports: a day adds to the daily
+    # rise only beyond a full (capped) sd above the typical day.
+    day_rise_allowance: float = 1.0
     offhours_points: float = 40.0
     offhours_margin_minutes: int = 60
     # An hour is rare for someone when it is used less than this share of a usual hour.

@@ -192,6 +192,8 @@ class EmployeeBaseline(_VolumeBaseline):
         "cusum_gain",
         "day_actions",
         "day_key",
+        "day_rise",
+        "day_rise_days",
         "day_rows",
         "devices",
         "flags",
@@ -228,6 +230,11 @@ class EmployeeBaseline(_VolumeBaseline):
         self.cusum_day = -1
         self.cusum_gain = 0.0
         self.cusum_days = 0  # separate days that added to the current rise
+        # The same sum over finished days' totals against ``anchor_24h``: a
+        # rise in the daily volume that one-row downloads between exports
+        # cannot drain.  Committed when a day closes.
+        self.day_rise = 0.0
+        self.day_rise_days = 0
         # Largest learned log rows per action and per day, with when they were
         # seen: a nightly 8,000-row sync is usual once seen, however rare among
         # the day's small calls.  [rows, ts, rows_1h, ts, rows_24h, ts]
@@ -270,6 +277,7 @@ class EmployeeBaseline(_VolumeBaseline):
         self.anchor = EWStat(ANCHOR_ALPHA, max_rise=ANCHOR_RISE)
         self.anchor_24h = EWStat(ANCHOR_ALPHA, max_rise=ANCHOR_RISE * 3)
         self.cusum, self.cusum_days, self.cusum_gain, self.cusum_day = 0.0, 0, 0.0, -1
+        self.day_rise, self.day_rise_days = 0.0, 0
         self.oot = EWStat(0.05, clip=math.inf)
         self.terr = {}
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from detector.actions import Action
+from detector.settings import ScoringSettings, Settings
 from tests.worldkit import START, World, alerts_for, at, codes, employee, team
 
 SCENARIO_DAY = 30  # a Tuesday, well clear of the September month-end
@@ -23,6 +24,12 @@ def drop_from(w: World, eid: str, day: int) -> None:
     """Remove an employee's scripted ordinary work from ``day`` on."""
     cut = (START + timedelta(days=day)).isoformat()
     w.events = [e for e in w.events if not (e["employee_id"] == eid and e["timestamp"] >= cut)]
+
+
+def drop_exports_from(w: World, eid: str, day: int) -> None:
+    cut = (START + timedelta(days=day)).isoformat()
+    w.events = [e for e in w.events if not (e["employee_id"] == eid and e["action"] == "export"
+                                            and e["timestamp"] >= cut)]
 
 
 def only_alerts(actions: list[Action]) -> list[Action]:
@@ -166,9 +173,7 @@ def test_slow_escalation_is_caught_before_five_times() -> None:
     ids = team(w, n=6, days=90, exports=(40, 60))
     eid = ids[0]
     # Replace the first rep's exports from day 21 on with a rise of 4% a day.
-    w.events = [e for e in w.events
-                if not (e["employee_id"] == eid and e["action"] == "export"
-                        and e["timestamp"] >= (START + timedelta(days=21)).isoformat())]
+    drop_exports_from(w, eid, 21)
     level = 50.0
     volumes: dict[str, float] = {}
     for day in range(21, 90):
@@ -181,6 +186,41 @@ def test_slow_escalation_is_caught_before_five_times() -> None:
     first = mine[0]
     assert volumes[first.event_ids[0]] < 5 * 50
     assert "volume_escalation" in codes([first]) or "volume_action" in codes([first])
+
+
+def _escalating_with_downloads(settings: Settings | None = None) -> tuple[list[Action], str,
+                                                                           dict[str, float]]:
+    """A rep whose daily exports rise 12% a working day, each day's export
+    followed by single-file downloads, which are ordinary and tiny."""
+    w = World(4)
+    ids = team(w, n=6, days=70, exports=(40, 60))
+    eid = ids[0]
+    drop_exports_from(w, eid, 21)
+    for day in range(0, 70):
+        if (START + timedelta(days=day)).weekday() < 5:
+            for hour in (11, 16):
+                w.event(eid, at(day, hour), "download", 1)
+    level = 50.0
+    volumes: dict[str, float] = {}
+    for day in range(21, 70):
+        if (START + timedelta(days=day)).weekday() < 5:
+            level *= 1.12
+            volumes[w.event(eid, at(day, 14), "export", round(level))] = level
+    actions, _ = w.run(settings)
+    return actions, eid, volumes
+
+
+def test_slow_escalation_between_small_downloads_is_caught_on_daily_totals() -> None:
+    actions, eid, volumes = _escalating_with_downloads()
+    first = alerts_for(actions, eid)[0]
+    assert volumes[first.event_ids[0]] < 8 * 50
+    escalation = next(r for r in first.reasons if r.code == "volume_escalation")
+    assert "daily data-out volume rising steadily" in escalation.text
+    # Without the daily sum, the downloads keep draining the per-export one.
+    no_daily = Settings(scoring=ScoringSettings(escalation_min_active_days=10**6))
+    late, eid, volumes = _escalating_with_downloads(no_daily)
+    mine = alerts_for(late, eid)
+    assert not mine or volumes.get(mine[0].event_ids[0], 1e9) > volumes[first.event_ids[0]]
 
 
 # -- benign hard cases --------------------------------------------------------
