@@ -786,7 +786,8 @@ class Scorer:
             # Judged against the peer group, not this baseline: the employee's
             # own baseline may learn it; the peer group's may not.
             if ev.data_out:
-                emp.learn_one({"rows": obs.rows, "ts": ev.ts})
+                small = obs.rows < self.s.band_min_rows
+                emp.learn_one({"rows": obs.rows, "ts": ev.ts, "small": small})
             return
         if emp.hours.add(obs.abs_hour, obs.how):
             peer.hours.bump(obs.how)
@@ -801,7 +802,9 @@ class Scorer:
         if ev.lat is not None and ev.lon is not None:
             emp.places.update(_cell(ev.lat, ev.lon))
         if ev.data_out:
-            x: dict[Hashable, Any] = {"rows": obs.rows, "ts": ev.ts}
+            x: dict[Hashable, Any] = {
+                "rows": obs.rows, "ts": ev.ts, "small": obs.rows < self.s.band_min_rows
+            }
             if obs.cusum_gain is not None:
                 emp.cusum_day, emp.cusum_gain = obs.abs_hour // 24, obs.cusum_gain
             emp.cusum = obs.cusum

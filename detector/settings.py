@@ -33,6 +33,10 @@ class ScoringSettings:
     volume_cap: float = 60.0
     # Data-out actions smaller than this never count as a volume or territory anomaly.
     min_rows: int = 50
+    # Data-out actions of fewer rows (a single file, a short print) do not
+    # teach the per-action volume band: mixed with list exports they would
+    # widen it until a list many times the usual size looked ordinary.
+    band_min_rows: int = 10
     # The top of the usual range is never taken below this many rows.
     volume_floor_rows: int = 150
     # Observations before an employee's own baseline fully replaces the peer group's.

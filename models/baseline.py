@@ -91,9 +91,11 @@ class _VolumeBaseline(base.AnomalyDetector):
         return 0.0 if math.isnan(self.first_ts) else (ts - self.first_ts) / 86400.0
 
     def learn_one(self, x: dict[Hashable, Any]) -> None:
+        # ``small``: a single file or short print, kept out of the per-action band.
+        small = x.get("small", False)
         for key in VOLUME_KEYS:
             v = x.get(key)
-            if v is not None:
+            if v is not None and not (small and key == "rows"):
                 self.stat(key).update(math.log1p(v))
         ts = x.get("ts")
         if ts is not None and math.isnan(self.first_ts):

@@ -135,6 +135,16 @@ def test_distinct_counter_estimates_within_ten_percent() -> None:
     assert c.total == 1600
 
 
+def test_small_actions_stay_out_of_the_per_action_band() -> None:
+    model = EmployeeBaseline()
+    for _ in range(30):
+        model.learn_one({"rows": 50.0})
+    before = (model.rows.n, model.rows.mean)
+    model.learn_one({"rows": 1.0, "small": True})
+    assert (model.rows.n, model.rows.mean) == before
+    assert model.anchor.n == 31  # the anchor still counts every action
+
+
 def test_paced_counter_slides_across_a_period_boundary() -> None:
     c = PacedCounter()
     c.roll(0)

@@ -66,6 +66,20 @@ def test_out_of_territory_export_in_working_hours() -> None:
     assert "off_hours" not in codes(mine)
 
 
+def test_a_large_export_stands_out_among_single_file_downloads() -> None:
+    w, ids = history()
+    eid = ids[2]
+    for day in range(0, SCENARIO_DAY):
+        if (START + timedelta(days=day)).weekday() < 5:
+            for hour in (10, 12, 15):
+                w.event(eid, at(day, hour), "download", 1)
+    w.event(eid, at(SCENARIO_DAY, 11), "export", 1000)
+    actions, _ = w.run()
+    mine = alerts_for(actions, eid)
+    # Downloads of one file do not widen the band that list exports are judged by.
+    assert mine and "volume_action" in codes(mine)
+
+
 def test_chunked_exports_add_up() -> None:
     w, ids = history()
     for i in range(25):
