@@ -36,6 +36,11 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# The steady rate sits well under what one in-process producer reaches on a
+# slow shared machine (8,700/s measured), so the burst is always ten times it.
+STEADY_PER_S = 500.0
+
+
 def test_a_tenfold_burst_backs_up_drains_and_drops_nothing(
     broker: EmbeddedBroker, small_world: Path
 ) -> None:
@@ -44,7 +49,7 @@ def test_a_tenfold_burst_backs_up_drains_and_drops_nothing(
     lags: list[int] = []
     with running(s) as svc:
         done = threading.Event()
-        feeder = _feed(broker, s.topics.events, _keyed(steady), 1000.0, done)
+        feeder = _feed(broker, s.topics.events, _keyed(steady), STEADY_PER_S, done)
         feeder.join(120)
         _wait(lambda: svc.stats.events >= len(steady), what="the steady part")
         rss_before = _rss_mib()
@@ -78,8 +83,8 @@ def test_a_tenfold_burst_backs_up_drains_and_drops_nothing(
         rss_growth = _rss_mib() - rss_before
         final_lag = sum(svc.stats.lag.values())
     print(f"\nburst: {len(burst):,} events at {burst_rate:,.0f}/s after {len(steady):,} at "
-          f"1,000/s; backlog peaked at {max(lags):,}; RSS grew {rss_growth:.0f} MiB")
-    assert burst_rate > 10 * 1000.0
+          f"{STEADY_PER_S:,.0f}/s; backlog peaked at {max(lags):,}; RSS grew {rss_growth:.0f} MiB")
+    assert burst_rate > 10 * STEADY_PER_S
     assert max(lags) > 0, "the burst should back up"
     assert final_lag == 0
     assert rss_growth < 150, f"memory grew {rss_growth:.0f} MiB during the burst"
