@@ -34,7 +34,7 @@ from detector.features import (
 )
 from detector.settings import ScoringSettings
 from models.baseline import EmployeeBaseline, PeerBaseline
-from models.stats import LOG_SD_FLOOR, stable_hash
+from models.stats import LOG_SD_FLOOR, EWStat, stable_hash
 
 LN2 = math.log(2)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -217,8 +217,7 @@ class Scorer:
         viewed = emp.viewed
         peak = emp.viewed_10m.take_peak()
         if viewed.period >= 0 and viewed.total and not viewed.flagged:
-            got = viewed.get()
-            measure = math.log1p(max(got, float(viewed.total)) if not viewed.ones else got)
+            measure = math.log1p(viewed.measure())
             emp.views.update(measure)
             peer.views.update(measure)
             if peak:
@@ -228,14 +227,23 @@ class Scorer:
 
     def _day_step(self, emp: EmployeeBaseline, total: float, day: int) -> float:
         """One day's step of the daily rise: its total against the anchor of days."""
-        anchor = emp.anchor_24h
-        if anchor.n < self.s.escalation_min_active_days:
+        if emp.anchor_24h.n < self.s.escalation_min_active_days:
             return 0.0
-        z = (math.log1p(total) - anchor.mean) / min(max(anchor.sd, LOG_SD_FLOOR), 1.0)
-        step = min(max(z, -1.0), CUSUM_STEP_CAP) - self.s.day_rise_allowance
-        if step > 0 and is_month_end(day):
-            return 0.0  # a month-end close is not a rise
-        return step
+        return _rise_step(emp.anchor_24h, total, self.s.day_rise_allowance, day)
+
+    def _escalation_bounds(self, rec: EmployeeRecord | None) -> tuple[float, int]:
+        """The rise and the rising days that make an escalation; someone under
+        notice gets less room for a ramp-up."""
+        s = self.s
+        limit, min_days = s.cusum_threshold, s.escalation_rising_days
+        if rec is not None and rec.status == "notice":
+            limit *= s.notice_cusum_factor
+            min_days = max(2, round(min_days * s.notice_cusum_factor))
+        return limit, min_days
+
+    def _escalation_points(self, rise: float, limit: float) -> float:
+        s = self.s
+        return s.escalation_points + min(s.escalation_points / 3, 5.0 * (rise / limit - 1))
 
     @staticmethod
     def _own_territories(
@@ -503,15 +511,9 @@ class Scorer:
 
         # Escalation: a sustained rise over the anchor that no single export shows.
         anchor = emp.anchor
+        escalated = False
         if anchor.n >= s.escalation_min_exports and emp.seen_days(ev.ts) >= s.escalation_min_days:
-            # The spread is capped too: for someone whose exports range from 1 to
-            # 200 rows, a doubling of the typical is still a rise worth summing.
-            z = (math.log1p(rows) - anchor.mean) / min(max(anchor.sd, LOG_SD_FLOOR), 1.0)
-            # Capped both ways: one spike (the volume signal's job) cannot fill
-            # it, and one tiny export cannot empty it.
-            step = min(max(z, -1.0), CUSUM_STEP_CAP) - s.cusum_allowance
-            if step > 0 and is_month_end(obs.abs_hour // 24):
-                step = 0.0  # a month-end close is not a rise
+            step = _rise_step(anchor, rows, s.cusum_allowance, obs.abs_hour // 24)
             days_rising = emp.cusum_days
             if step > 0:
                 day = obs.abs_hour // 24
@@ -522,20 +524,15 @@ class Scorer:
                 days_rising += fresh_day
             obs.cusum = max(0.0, emp.cusum + step)
             obs.cusum_days = days_rising if obs.cusum > 0 else 0
-            # Someone under notice gets less room for a ramp-up.
-            limit, min_days = s.cusum_threshold, s.escalation_rising_days
-            if rec is not None and rec.status == "notice":
-                limit *= s.notice_cusum_factor
-                min_days = max(2, round(min_days * s.notice_cusum_factor))
+            limit, min_days = self._escalation_bounds(rec)
             # A rise over several separate days, not a few spikes in one or two
             # (which are the volume signal's business).
             if obs.cusum >= limit and rows >= s.min_rows and obs.cusum_days >= min_days:
+                escalated = True
                 recent = math.expm1(emp.rows.mean)
                 usual = math.expm1(anchor.mean)
                 ratio = math.log1p(rows) - anchor.mean
-                pts = s.escalation_points + min(
-                    s.escalation_points / 3, 5.0 * (obs.cusum / limit - 1)
-                )
+                pts = self._escalation_points(obs.cusum, limit)
                 reasons.append(
                     Reason(
                         "volume_escalation",
@@ -552,19 +549,16 @@ class Scorer:
         # The same rise in daily totals, for exports spread between small downloads.
         if (
             rows >= s.min_rows
-            and not any(r.code == "volume_escalation" for r in reasons)
+            and not escalated
             and emp.seen_days(ev.ts) >= s.escalation_min_days
         ):
             step = self._day_step(emp, emp.day_rows, obs.abs_hour // 24)
             rise = max(0.0, emp.day_rise + step)
             days = emp.day_rise_days + (step > 0) if rise > 0 else 0
-            limit, min_days = s.cusum_threshold, s.escalation_rising_days
-            if rec is not None and rec.status == "notice":
-                limit *= s.notice_cusum_factor
-                min_days = max(2, round(min_days * s.notice_cusum_factor))
+            limit, min_days = self._escalation_bounds(rec)
             if rise >= limit and days >= min_days:
                 usual = math.expm1(emp.anchor_24h.mean)
-                pts = s.escalation_points + min(s.escalation_points / 3, 5.0 * (rise / limit - 1))
+                pts = self._escalation_points(rise, limit)
                 reasons.append(
                     Reason(
                         "volume_escalation",
@@ -831,6 +825,21 @@ class Scorer:
 
 _VERBS = {"export": "exported", "download": "downloaded", "print": "printed",
           "bulk_api": "pulled via bulk API"}
+
+
+def _rise_step(anchor: EWStat, value: float, allowance: float, day: int) -> float:
+    """One step of an escalation sum: ``value`` against ``anchor`` in capped sds.
+
+    The spread is capped too: for someone whose exports range from 1 to 200
+    rows, a doubling of the typical is still a rise worth summing.  The step is
+    capped both ways, so one spike (the volume signal's job) cannot fill the
+    sum and one tiny export cannot empty it; a month-end close is not a rise.
+    """
+    z = (math.log1p(value) - anchor.mean) / min(max(anchor.sd, LOG_SD_FLOOR), 1.0)
+    step = min(max(z, -1.0), CUSUM_STEP_CAP) - allowance
+    if step > 0 and is_month_end(day):
+        return 0.0
+    return step
 
 
 def _cell(lat: float, lon: float) -> int:

@@ -209,6 +209,10 @@ class DistinctCounter:
     def get(self) -> float:
         return _LINEAR_COUNT[self.ones]
 
+    def measure(self) -> float:
+        """Distinct items, or, when the period listed none, the items it counted."""
+        return _LINEAR_COUNT[self.ones] if self.ones else float(self.total)
+
     def __getstate__(self) -> tuple[bytes, int, int, int, bool]:
         return (bytes(self.bits), self.ones, self.total, self.period, self.flagged)
 
@@ -233,7 +237,7 @@ class PacedCounter(DistinctCounter):
 
     def roll(self, period: int) -> None:
         """Start ``period``; the one just finished carries over if it was the one before."""
-        done = self.get() if self.ones else float(self.total)
+        done = self.measure()
         if done > self.peak:
             self.peak = done
         self.previous = done if period == self.period + 1 else 0.0
@@ -245,8 +249,7 @@ class PacedCounter(DistinctCounter):
 
     def pace(self, elapsed: float) -> float:
         """Distinct items over the last full period, ``elapsed`` (0-1) into this one."""
-        now = self.get() if self.ones else float(self.total)
-        return now + self.previous * (1.0 - min(1.0, max(0.0, elapsed)))
+        return self.measure() + self.previous * (1.0 - min(1.0, max(0.0, elapsed)))
 
     def __getstate__(self) -> tuple[bytes, int, int, int, bool, float, float]:  # type: ignore[override]
         return (*super().__getstate__(), self.previous, self.peak)
