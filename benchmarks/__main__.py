@@ -1,5 +1,7 @@
 """``python -m benchmarks [detection|speed|state|stream|scaling|profile|all] [--quick]``:
-writes docs/benchmarks.md.
+writes docs/benchmarks.md.  ``python -m benchmarks fingerprint --write|--check PATH``
+records or compares the decisions on the benchmark's and the tests' worlds
+(``benchmarks.fingerprint``).
 
 Worlds come from the simulator with seeds that no test uses.  Figures are
 measured, never assumed; each floor from the issues is printed beside them.
@@ -555,6 +557,11 @@ RUNS: dict[str, Callable[[bool], dict[str, Any]]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["fingerprint"]:
+        from benchmarks import fingerprint
+
+        return fingerprint.main(argv[1:], SEEDS)
     p = argparse.ArgumentParser(prog="python -m benchmarks")
     p.add_argument("what", nargs="?", default="all", choices=[*RUNS, "all"])
     p.add_argument("--quick", action="store_true", help="tiny inputs (used by the smoke test)")
