@@ -3,6 +3,12 @@
 Per-employee state must stay under a few kilobytes for 100,000 employees, so
 these keep only slots and small arrays, and hash identifiers with a stable
 CRC (Python's ``hash`` is salted per process and would make replays differ).
+
+Each statistic declares the protocol it follows (``Univariate``,
+``Windowed``, ``Counting``, ``Hourly``): ``update`` folds one observation in
+and returns the statistic, ``get`` reads the current value without changing
+anything.  Protocols rather than a base class, so the classes keep their
+``__slots__`` and stay a few dozen bytes each.
 """
 
 from __future__ import annotations
@@ -10,6 +16,43 @@ from __future__ import annotations
 import math
 import zlib
 from array import array
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+
+
+@runtime_checkable
+class Univariate(Protocol):
+    """A statistic of a stream of numbers."""
+
+    def update(self, x: float, /) -> Self: ...
+
+    def get(self) -> float: ...
+
+
+@runtime_checkable
+class Windowed(Protocol):
+    """A statistic of amounts over time: ``update(ts, amount)``."""
+
+    def update(self, ts: float, amount: float, /) -> Self: ...
+
+    def get(self) -> float: ...
+
+
+@runtime_checkable
+class Counting(Protocol):
+    """A statistic of hashed items (customers, devices): ``update(item_hash)``."""
+
+    def update(self, item_hash: int, /) -> Self: ...
+
+    def get(self) -> float: ...
+
+
+@runtime_checkable
+class Hourly(Protocol):
+    """A statistic of active local hours: ``update(abs_hour, hour_of_week)``."""
+
+    def update(self, abs_hour: int, how: int, /) -> Self: ...
+
+    def get(self) -> int: ...
 
 # Smallest spread assumed for a log-volume baseline: a person who always
 # exports exactly 100 rows must not alert at 130.
@@ -40,6 +83,22 @@ class EWStat:
     how far the mean may move per update (in the statistic's own units), which
     is what keeps a slow escalation from teaching the baseline that 20x is
     normal.
+
+    Follows ``Univariate``.  The first values are averaged plainly (1/n):
+
+    >>> st = EWStat(alpha=0.05)
+    >>> for x in (1.0, 2.0, 3.0):
+    ...     _ = st.update(x)
+    >>> st.get(), st.n
+    (2.0, 3)
+
+    A settled mean moves at most ``max_rise`` per update, either way:
+
+    >>> anchor = EWStat(alpha=0.5, max_rise=0.1)
+    >>> for _ in range(30):
+    ...     _ = anchor.update(1.0)
+    >>> round(anchor.update(100.0).get(), 6)
+    1.1
     """
 
     __slots__ = ("alpha", "clip", "max_rise", "mean", "n", "var")
@@ -106,6 +165,12 @@ class WindowSum:
 
     Bucketing trades a little edge precision for a fixed, tiny footprint; an
     event older than the ring is counted in nothing rather than corrupting it.
+    Follows ``Windowed``:
+
+    >>> hour = WindowSum(width=300, slots=12)  # an hour in five-minute buckets
+    >>> _ = hour.update(0.0, 10).update(600.0, 5)
+    >>> hour.get(), hour.get_at(3600.0), hour.get_at(4200.0)
+    (15.0, 5.0, 0.0)
     """
 
     __slots__ = ("last", "ring", "width")
@@ -175,6 +240,13 @@ class DistinctCounter:
 
     512 bits estimate up to a few thousand distinct customers with a few
     percent error, in 64 bytes, and never hold a customer identifier.
+    Follows ``Counting``; repeats count once:
+
+    >>> seen = DistinctCounter()
+    >>> for customer in ("C-1", "C-2", "C-1"):
+    ...     _ = seen.update(stable_hash(customer))
+    >>> seen.ones, seen.total, 2.0 <= seen.get() < 2.01
+    (2, 3, True)
     """
 
     __slots__ = ("bits", "flagged", "ones", "period", "total")
@@ -196,7 +268,7 @@ class DistinctCounter:
         self.period = period
         self.flagged = False
 
-    def update(self, item_hash: int) -> DistinctCounter:
+    def update(self, item_hash: int) -> Self:
         # CRC bits are linear in the input; a multiplicative mix spreads them.
         bit = ((item_hash * 0x9E3779B1) & 0xFFFFFFFF) >> 23
         byte, mask = bit >> 3, 1 << (bit & 7)
@@ -260,7 +332,15 @@ class PacedCounter(DistinctCounter):
 
 
 class RecentSet:
-    """The last ``size`` distinct hashed values (devices, IPs, countries)."""
+    """The last ``size`` distinct hashed values (devices, IPs, countries).
+
+    Follows ``Counting``; the least recently seen value goes first:
+
+    >>> devices = RecentSet(size=2)
+    >>> _ = devices.update(1).update(2).update(1).update(3)
+    >>> 1 in devices, 2 in devices, devices.get()
+    (True, False, 2)
+    """
 
     __slots__ = ("items", "size")
 
@@ -299,7 +379,14 @@ class HourProfile:
     """Active hours per hour of the week (168 bins, one count per active hour).
 
     Counting active hours rather than events means one busy odd night adds one
-    to a bin, not hundreds, so it cannot make nights look normal.
+    to a bin, not hundreds, so it cannot make nights look normal.  Follows
+    ``Hourly``:
+
+    >>> profile = HourProfile()
+    >>> profile.add(abs_hour=1000, how=9), profile.add(abs_hour=1000, how=9)
+    (True, False)
+    >>> profile.get()
+    1
     """
 
     __slots__ = ("active", "bins", "last_hour")
@@ -371,3 +458,23 @@ class HourProfile:
         raw, self.active, self.last_hour = s
         self.bins = array("H")
         self.bins.frombytes(raw)
+
+
+# Each statistic and the protocol it follows (checked by mypy below, and by the
+# contract tests at run time).
+STATISTICS: dict[type, type] = {
+    EWStat: Univariate,
+    WindowSum: Windowed,
+    DistinctCounter: Counting,
+    PacedCounter: Counting,
+    RecentSet: Counting,
+    HourProfile: Hourly,
+}
+
+if TYPE_CHECKING:
+    _univariate: Univariate = EWStat()
+    _windowed: Windowed = WindowSum()
+    _distinct: Counting = DistinctCounter()
+    _paced: Counting = PacedCounter()
+    _recent: Counting = RecentSet()
+    _hourly: Hourly = HourProfile()
