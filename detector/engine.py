@@ -218,10 +218,7 @@ class Engine:
         emp = self.employees.get(employee_id)
         if emp is not None and not found.cold_start:
             peer = self.glob if group is None else self.peer(group)
-            # The event was already counted when it was first seen.
-            n, last = emp.n_events, emp.last_ts
-            self.scorer.learn(obs, emp, peer, self.glob, False, False)
-            emp.n_events, emp.last_ts = n, last
+            self.scorer.learn(obs, emp, peer, self.glob, False, False, counted=True)
         if until is None:
             until = self.watermark + self.settings.service.false_positive_suppress_seconds
         codes = self.suppressed.setdefault(employee_id, {})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, NamedTuple
 
 from river import base, stats
 
@@ -23,6 +23,7 @@ from models.stats import (
     PacedCounter,
     RecentSet,
     WindowSum,
+    stable_hash,
 )
 
 # Learning rates.  Own baselines forget in about 20 observations; the anchor
@@ -39,6 +40,19 @@ MAX_TERRITORIES = 12
 VOLUME_KEYS = (
     "rows", "rows_1h", "rows_24h", "actions_24h", "distinct_viewed_1h", "distinct_viewed_10m"
 )
+
+
+class ClosedPeriods(NamedTuple):
+    """The local hour and day a data-out event closed, with what they moved.
+
+    A total is None when there is nothing to learn from it (nothing moved out,
+    or an alert was raised in it).
+    """
+
+    day: int  # the local day that was current until this event
+    hour_total: float | None
+    day_total: float | None
+    day_actions: int | None
 
 
 def _volume_stats(alpha: float) -> tuple[EWStat, EWStat, EWStat, EWStat]:
@@ -89,6 +103,11 @@ class _VolumeBaseline(base.AnomalyDetector):
         """Days of history behind this baseline: a baseline that has only seen one
         Tuesday knows nothing about Fridays, however many events it holds."""
         return 0.0 if math.isnan(self.first_ts) else (ts - self.first_ts) / 86400.0
+
+    def start(self, ts: float) -> None:
+        """Date the baseline's history from ``ts``, unless it is dated already."""
+        if math.isnan(self.first_ts):
+            self.first_ts = ts
 
     def learn_one(self, x: dict[Hashable, Any]) -> None:
         # ``small``: a single file or short print, kept out of the per-action band.
@@ -151,6 +170,13 @@ class PeerBaseline(_VolumeBaseline):
             return None
         got = q.get()
         return float(got) if got is not None else None
+
+    def learn_views(self, distinct: float, peak: float | None) -> None:
+        """A member's finished hour of views: distinct customers, busiest ten minutes
+        (both log1p)."""
+        self.views.update(distinct)
+        if peak is not None:
+            self.views_10m.update(peak)
 
     def note_export(self, employee_id: str, ts: float, elevated: bool) -> None:
         self.exporters[employee_id] = ts
@@ -286,6 +312,134 @@ class EmployeeBaseline(_VolumeBaseline):
     @property
     def alpha(self) -> float:
         return self.rows.alpha
+
+    # -- update rules the signals apply --------------------------------------
+
+    def follows(self, version: int) -> bool:
+        """Whether ``version`` (the id of a directory record) was seen last."""
+        return self.job[0] == version
+
+    def take_job(self, version: int, job: int) -> None:
+        """The directory record in force; a different job (hash of role, group
+        and territories) than the one learned starts volumes afresh."""
+        if self.job[1] not in (0, job):
+            self.new_job()
+        self.job = (version, job)
+
+    def note_event(self, ts: float, geo: tuple[float, float, float, str] | None,
+                   counted: bool = False) -> bool:
+        """Count an event and its location (facts, learned whatever it raised);
+        ``counted``: it was counted when first seen, only its location moves.
+
+        Returns whether it was the employee's first.
+        """
+        if geo is not None:
+            self.geo = geo
+        if counted:
+            return False
+        first = self.n_events == 0
+        if first:
+            self.first_ts = ts
+        self.n_events += 1
+        self.last_ts = ts
+        return first
+
+    def close(self, abs_hour: int) -> ClosedPeriods | None:
+        """``close_periods`` with the day it closed; None when nothing is to be learned."""
+        day = self.day_key
+        hour_total, day_total, day_actions = self.close_periods(abs_hour)
+        if hour_total is None and day_total is None:
+            return None
+        return ClosedPeriods(day, hour_total, day_total, day_actions)
+
+    def count_data_out(self, ts: float, rows: int) -> tuple[int, float, float]:
+        """Add a data-out action to the open periods and rolling windows.
+
+        Returns the data-out actions in the last 24 h and the rows out in the
+        last hour and 24 h.
+        """
+        self.hour_rows += rows
+        self.day_rows += rows
+        self.day_actions += 1
+        self.w24n.update(ts, 1)
+        actions = round(self.w24n.get_at(ts))
+        self.w1h.update(ts, rows)
+        self.w24h.update(ts, rows)
+        return actions, self.w1h.get_at(ts), self.w24h.get_at(ts)
+
+    def add_day_rise(self, step: float) -> None:
+        """A finished day's step of the daily rise (it never goes below zero)."""
+        self.day_rise = max(0.0, self.day_rise + step)
+        self.day_rise_days = 0 if self.day_rise == 0 else self.day_rise_days + (step > 0)
+
+    def commit_rise(self, cusum: float, days: int, day: int, gain: float | None) -> None:
+        """The per-export rise after a learned data-out; ``gain``: what it added
+        today, when it rose."""
+        if gain is not None:
+            self.cusum_day, self.cusum_gain = day, gain
+        self.cusum = cusum
+        self.cusum_days = days
+
+    def reset_rises(self) -> None:
+        """A rise was reported: both sums start counting afresh."""
+        self.cusum = 0.0
+        self.cusum_days = 0
+        self.day_rise, self.day_rise_days = 0.0, 0
+
+    def flag_data_out(self) -> None:
+        """An alerted data-out: its hour and day are not learned."""
+        self.flags |= self.HOUR_FLAGGED | self.DAY_FLAGGED
+
+    def flag_view_hour(self) -> None:
+        """An alerted view: its hour of views is not learned."""
+        self.viewed.flagged = True
+
+    def close_view_hour(self, hour: int) -> tuple[float, float | None] | None:
+        """Start the hour of views ``hour``, learning the finished one unless flagged.
+
+        Returns what the peer group learns from it: the log1p of its distinct
+        customers and of its busiest ten minutes (None if it had none).
+        """
+        viewed = self.viewed
+        peak = self.viewed_10m.take_peak()
+        learned: tuple[float, float | None] | None = None
+        if viewed.period >= 0 and viewed.total and not viewed.flagged:
+            measure = math.log1p(viewed.measure())
+            self.views.update(measure)
+            peak_measure = None
+            if peak:
+                peak_measure = math.log1p(peak)
+                self.views_10m.update(peak_measure)
+            learned = (measure, peak_measure)
+        viewed.reset(hour)
+        return learned
+
+    def learn_identity(self, device: str | None, country: str | None, ip: str | None) -> None:
+        if device is not None:
+            self.devices.update(stable_hash(device))
+        if country is not None:
+            self.countries.update(stable_hash(country))
+        if ip is not None:
+            self.ips.update(stable_hash(ip))
+
+    def knows_device(self, h: int) -> bool:
+        return h in self.devices
+
+    def knows_country(self, h: int) -> bool:
+        return h in self.countries
+
+    def knows_place(self, cell: int) -> bool:
+        return cell in self.places
+
+    def learn_place(self, cell: int) -> None:
+        self.places.update(cell)
+
+    def last_location(self) -> tuple[float, float, float, str] | None:
+        """(lat, lon, ts, place) of the last located event."""
+        return self.geo
+
+    def learn_outside_share(self, share: float) -> None:
+        self.oot.update(share)
 
     def close_periods(
         self, abs_hour: int

@@ -29,7 +29,7 @@ _TAG = 32
 # Only modules that hold learned state; never one whose classes touch files or sockets.
 _MODULES = frozenset({
     "models.baseline", "models.stats", "detector.engine", "detector.scoring",
-    "detector.scoring.scorer",
+    "detector.scoring.observation",
     "detector.decisions", "detector.events", "detector.directory", "detector.actions",
 })
 _STDLIB = {

@@ -1,0 +1,29 @@
+"""Customer value: a share of high-value customers weighs what is already anomalous."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from detector.actions import Reason
+from detector.features import high_tier_share
+from detector.scoring.signal import BaseSignal, Case, n
+
+
+class CustomerValue(BaseSignal):
+    """Points only when data-out signals before it gave some."""
+
+    codes: ClassVar[tuple[str, ...]] = ("high_value_customers",)
+
+    def assess(self, case: Case) -> None:
+        ev = case.obs.ev
+        if not ev.data_out or case.data_points <= 0 or not ev.tiers:
+            return
+        share = high_tier_share(ev)
+        if share > 0.2:
+            high = ev.tiers.get("high", 0)
+            case.add(Reason(
+                "high_value_customers",
+                f"{n(high)} rows of high-value customers ({round(share * 100)}%)",
+                self.s.tier_points * share,
+                {"tiers": dict(ev.tiers)},
+            ), data_out=True)

@@ -1,0 +1,140 @@
+"""Escalation: a sustained rise over a slow anchor that no single export shows,
+summed per export and, for exports spread between small downloads, per day."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from detector.actions import Reason
+from detector.directory import EmployeeRecord
+from detector.scoring.calendar import is_month_end
+from detector.scoring.observation import Observation
+from detector.scoring.signal import VERBS, BaseSignal, Case, n
+from detector.settings import ScoringSettings
+from models.baseline import ClosedPeriods, EmployeeBaseline, PeerBaseline
+from models.stats import LOG_SD_FLOOR, EWStat
+
+CUSUM_STEP_CAP = 2.0
+
+
+def rise_step(anchor: EWStat, value: float, allowance: float, day: int) -> float:
+    """One step of an escalation sum: ``value`` against ``anchor`` in capped sds.
+
+    The spread is capped too: for someone whose exports range from 1 to 200
+    rows, a doubling of the typical is still a rise worth summing.  The step is
+    capped both ways, so one spike (the volume signal's job) cannot fill the
+    sum and one tiny export cannot empty it; a month-end close is not a rise.
+    """
+    z = (math.log1p(value) - anchor.mean) / min(max(anchor.sd, LOG_SD_FLOOR), 1.0)
+    step = min(max(z, -1.0), CUSUM_STEP_CAP) - allowance
+    if step > 0 and is_month_end(day):
+        return 0.0
+    return step
+
+
+def day_step(s: ScoringSettings, emp: EmployeeBaseline, total: float, day: int) -> float:
+    """One day's step of the daily rise: its total against the anchor of days."""
+    if emp.anchor_24h.n < s.escalation_min_active_days:
+        return 0.0
+    return rise_step(emp.anchor_24h, total, s.day_rise_allowance, day)
+
+
+def bounds(s: ScoringSettings, rec: EmployeeRecord | None) -> tuple[float, int]:
+    """The rise and the rising days that make an escalation; someone under
+    notice gets less room for a ramp-up."""
+    limit, min_days = s.cusum_threshold, s.escalation_rising_days
+    if rec is not None and rec.status == "notice":
+        limit *= s.notice_cusum_factor
+        min_days = max(2, round(min_days * s.notice_cusum_factor))
+    return limit, min_days
+
+
+def points(s: ScoringSettings, rise: float, limit: float) -> float:
+    return s.escalation_points + min(s.escalation_points / 3, 5.0 * (rise / limit - 1))
+
+
+class Escalation(BaseSignal):
+    """Both sums: per export against the anchor, and per finished day against the
+    anchor of daily totals.  Each may grow by a bounded amount a day and must
+    build over several separate days; a reported rise starts afresh."""
+
+    codes: ClassVar[tuple[str, ...]] = ("volume_escalation",)
+
+    def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
+                glob: PeerBaseline, closed: ClosedPeriods | None) -> None:
+        if closed is not None and closed.day_total is not None:
+            emp.add_day_rise(day_step(self.s, emp, closed.day_total, closed.day))
+
+    def assess(self, case: Case) -> None:
+        obs = case.obs
+        if not obs.ev.data_out:
+            return
+        self._per_export(case)
+        self._daily(case)
+
+    def _per_export(self, case: Case) -> None:
+        s, obs, emp = self.s, case.obs, case.emp
+        ev, rows = obs.ev, obs.rows
+        anchor = emp.anchor
+        if anchor.n < s.escalation_min_exports or emp.seen_days(ev.ts) < s.escalation_min_days:
+            return
+        step = rise_step(anchor, rows, s.cusum_allowance, obs.abs_hour // 24)
+        days_rising = emp.cusum_days
+        if step > 0:
+            day = obs.abs_hour // 24
+            fresh_day = emp.cusum_day != day
+            gained = 0.0 if fresh_day else emp.cusum_gain
+            step = min(step, max(0.0, s.cusum_daily_gain - gained))
+            obs.cusum_gain = gained + step
+            days_rising += fresh_day
+        obs.cusum = max(0.0, emp.cusum + step)
+        obs.cusum_days = days_rising if obs.cusum > 0 else 0
+        limit, min_days = bounds(s, obs.rec)
+        # A rise over several separate days, not a few spikes in one or two
+        # (which are the volume signal's business).
+        if obs.cusum >= limit and rows >= s.min_rows and obs.cusum_days >= min_days:
+            case.escalated = True
+            recent = math.expm1(emp.rows.mean)
+            usual = math.expm1(anchor.mean)
+            ratio = math.log1p(rows) - anchor.mean
+            verb = VERBS.get(ev.action, ev.action)
+            case.add(Reason(
+                "volume_escalation",
+                f"data-out volume rising steadily: {verb} {n(rows)} rows, "
+                f"{math.exp(ratio):.1f}x the long-term typical {n(usual)} "
+                f"(recent typical {n(recent)})",
+                points(s, obs.cusum, limit),
+                {"rows": rows, "long_term_typical": round(usual),
+                 "recent_typical": round(recent), "cusum": round(obs.cusum, 1)},
+            ), data_out=True)
+
+    def _daily(self, case: Case) -> None:
+        """The same rise in daily totals, for exports spread between small downloads."""
+        s, obs, emp = self.s, case.obs, case.emp
+        if (obs.rows < s.min_rows or case.escalated
+                or emp.seen_days(obs.ev.ts) < s.escalation_min_days):
+            return
+        day_rows = emp.day_rows
+        step = day_step(s, emp, day_rows, obs.abs_hour // 24)
+        rise = max(0.0, emp.day_rise + step)
+        days = emp.day_rise_days + (step > 0) if rise > 0 else 0
+        limit, min_days = bounds(s, obs.rec)
+        if rise >= limit and days >= min_days:
+            usual = math.expm1(emp.anchor_24h.mean)
+            case.add(Reason(
+                "volume_escalation",
+                f"daily data-out volume rising steadily: {n(day_rows)} rows today, "
+                f"{day_rows / max(usual, 1.0):.1f}x the long-term typical day "
+                f"{n(usual)}, rising over {days} days",
+                points(s, rise, limit),
+                {"rows_today": round(day_rows), "long_term_typical_day": round(usual),
+                 "rising_days": days, "cusum": round(rise, 1)},
+            ), data_out=True)
+
+    def learn(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
+              glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
+        if suspicious:
+            emp.reset_rises()  # the rise has been reported; start counting afresh
+        elif obs.ev.data_out:
+            emp.commit_rise(obs.cusum, obs.cusum_days, obs.abs_hour // 24, obs.cusum_gain)
