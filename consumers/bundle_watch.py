@@ -23,10 +23,11 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
+from detector.bundles import apply_baselines, settings_differences, signing_key
 from detector.engine import Engine
 from detector.partitioning import partition_for
 from detector.settings import DecisionSettings, Settings, SettingsError
-from models.bundle import Bundle, BundleError, apply_baselines, load, signing_key
+from models.bundle import Bundle, BundleError, load
 
 log = logging.getLogger("insider.bundle")
 
@@ -102,7 +103,7 @@ class BundleWatch:
             "version": bundle.version, "created_at": md.created_at,
             "first_event": md.first_event, "last_event": md.last_event,
             "events": md.events, "employees": md.employees, "partitions": md.partitions,
-            "differences": bundle.settings_differences(self.settings)})
+            "differences": settings_differences(bundle, self.settings)})
         return True
 
     def _thresholds(self, bundle: Bundle) -> DecisionSettings | None:
@@ -140,7 +141,7 @@ class BundleWatch:
         end = _ts(bundle.metadata.last_event)
         report = SwapReport(partition)
         # A task's engine holds only its own partition's employees: no need of ``only``.
-        for employee_id, live in engine.employees.items():
+        for employee_id, live in engine.export_baselines().employees.items():
             if employee_id in fresh.employees:
                 report.replaced += 1
                 if end is not None and live.last_ts > end:

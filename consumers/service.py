@@ -353,8 +353,8 @@ class Service:
         lag: dict[int, int] = {}
         for p, task in self.tasks.items():
             engine = task.engine
-            employees += len(engine.employees)
-            freezes += sum(1 for inc in engine.incidents.open.values() if inc.freeze_id)
+            employees += engine.employee_count()
+            freezes += engine.active_freezes()
             seen, now_scores = task.scores_seen, engine.counters.scores
             for i, n in enumerate(now_scores):
                 if n != seen[i]:

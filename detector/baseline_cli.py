@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from detector import bundles
 from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
@@ -29,7 +30,6 @@ from detector.jsonl import iter_lines
 from detector.partitioning import partition_for
 from detector.replay import _Progress, load_directory
 from detector.settings import Settings, load_settings
-from models import bundle as bundles
 
 
 def add_parser(subparsers: Any) -> None:
@@ -288,12 +288,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         bundle = bundles.load(args.bundle, bundles.signing_key(settings))
     except bundles.BundleError as exc:
         return _fail(f"{args.bundle}: {exc}")
-    for line in bundle.settings_differences(settings):
+    for line in bundles.settings_differences(bundle, settings):
         print(f"note: setting {line}", file=sys.stderr)
     try:
         labels = _labels(args.labels) if args.labels else None
         directory = _directory(args.directory, settings)
-        engines = bundle.engines(settings, directory)
+        engines = bundles.engines_from(bundle, settings, directory)
         seen = replay_into(engines, iter_lines(args.events), settings, keep_actions=True,
                     labelled=_labelled_ids(labels) if labels else frozenset())
     except _InputError as exc:

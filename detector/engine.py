@@ -21,7 +21,7 @@ from detector.directory import Directory, EmployeeRecord
 from detector.events import Event
 from detector.scoring import Assessment, Observation, Scorer, score_of
 from detector.settings import DecisionSettings, Settings
-from models.baseline import EmployeeBaseline, PeerBaseline
+from models.baseline import Baselines, EmployeeBaseline, PeerBaseline
 
 GLOBAL_GROUP = "*"
 # How many refused events per employee stay available to a false-positive verdict.
@@ -225,6 +225,50 @@ class Engine:
         for code in found.codes:
             codes[code] = max(codes.get(code, until), until)
         return self.release(employee_id, "false_positive")
+
+    # -- the narrow state API: bundles, metrics and investigation use these ----
+
+    def export_baselines(self) -> Baselines:
+        """What the engine learned (the live objects; a bundle pickles them at once)."""
+        return Baselines(self.employees, self.peers, self.glob)
+
+    def adopt_baselines(
+        self, part: Baselines, only: Callable[[str], bool] | None = None
+    ) -> int:
+        """Take a bundle's baselines; return how many employees were given.
+
+        Employees, peer groups and the global baseline ``part`` holds replace
+        the engine's; other employees keep theirs, and incidents, freezes and
+        analysts' verdicts stay: a bundle carries what was learned, not what
+        was decided.  ``only`` keeps the employees this engine is responsible for.
+        """
+        employees = part.employees
+        if only is not None:
+            employees = {e: b for e, b in employees.items() if only(e)}
+        self.employees.update(employees)
+        self.peers.update(part.peers)
+        self.glob = part.glob
+        # The next checkpoint must record the new baselines.
+        self.dirty.update(employees)
+        return len(employees)
+
+    def employee_count(self) -> int:
+        """Employees with a baseline in this engine."""
+        return len(self.employees)
+
+    def active_freezes(self) -> int:
+        """Freezes in force."""
+        return sum(1 for inc in self.incidents.open.values() if inc.freeze_id)
+
+    def judged_by(
+        self, employee_id: str, ts: float
+    ) -> tuple[EmployeeRecord | None, EmployeeBaseline | None, PeerBaseline]:
+        """The directory record in force at ``ts``, the employee's baseline (None
+        before their first event) and the peer group's (the global one for an
+        unknown employee or a group not seen yet), as an event would be judged."""
+        rec = self.directory.at(employee_id, ts)
+        peer = self.peers.get(rec.peer_group, self.glob) if rec is not None else self.glob
+        return rec, self.employees.get(employee_id), peer
 
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()

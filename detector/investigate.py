@@ -177,11 +177,9 @@ def judged_against(engine: Engine, ev: Event) -> Judged:
     ``engine`` should be :func:`engine_before` the event; a peer group the
     engine has not seen yet falls back to the global baseline, as scoring does.
     """
-    rec = engine.directory.at(ev.employee_id, ev.ts)
+    rec, emp, peer = engine.judged_by(ev.employee_id, ev.ts)
     _, how, _ = local_clock(rec.tz if rec is not None else None, ev.ts)
     k = engine.settings.scoring.k_band
-    peer = engine.peers.get(rec.peer_group, engine.glob) if rec is not None else engine.glob
-    emp = engine.employees.get(ev.employee_id)
     if emp is None:
         own = Reference(0, None, None)
         own_hours = np.zeros((7, 24), dtype=np.int64)

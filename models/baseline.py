@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from river import base, stats
@@ -533,6 +534,16 @@ class EmployeeBaseline(_VolumeBaseline):
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             setattr(self, k, v)
+
+
+@dataclass(slots=True)
+class Baselines:
+    """One partition's learned state: its employees', peer groups' and global
+    baselines.  What a bundle carries and an engine exports or adopts."""
+
+    employees: dict[str, EmployeeBaseline]
+    peers: dict[str, PeerBaseline]
+    glob: PeerBaseline
 
 
 def _all_slots(cls: type) -> list[str]:

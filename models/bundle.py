@@ -1,5 +1,8 @@
 """Baseline bundles: what an engine learned from history, as one versioned file.
 
+This module is the file format and its checks; giving a bundle's baselines
+to an engine, and capturing an engine's, is ``detector.bundles``.
+
 Analysts fit baselines on past events and hand them to running detectors, so a
 bundle travels between machines and people.  It is therefore built to be
 checked before it is believed:
@@ -22,14 +25,13 @@ without the bundle being refused.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import hmac
 import os
 import secrets
 import struct
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,12 +39,8 @@ from typing import Any
 
 import orjson
 
-from detector import __version__
-from detector.directory import Directory
-from detector.engine import Engine
-from detector.settings import Settings, read_secret
 from models import snapshot
-from models.baseline import EmployeeBaseline, PeerBaseline
+from models.baseline import Baselines, EmployeeBaseline, PeerBaseline
 
 MAGIC = b"\x89IDBNDL\n"  # a high byte and a newline: damage by text-mode transfers shows at once
 FORMAT = 1
@@ -69,27 +67,6 @@ def iso_utc(ts: float | None) -> str | None:
         return None
     text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
-
-
-def settings_record(settings: Settings) -> dict[str, Any]:
-    """The settings that shape what is learned and decided, as plain JSON.
-
-    Connection, topic and service settings are left out: they say nothing
-    about the baselines and may hold secrets.
-    """
-    return {
-        "scoring": dataclasses.asdict(settings.scoring),
-        "decisions": dataclasses.asdict(settings.decisions),
-        "input": dataclasses.asdict(settings.input),
-        "model_version": settings.model_version,
-    }
-
-
-def signing_key(settings: Settings) -> bytes | None:
-    """The key that signs bundles: the one that signs the service's state."""
-    secret = read_secret(settings.service.state_key, settings.service.state_key_file,
-                         "service.state_key")
-    return secret.encode() if secret else None
 
 
 def bundle_version(checksum: str) -> str:
@@ -148,15 +125,6 @@ class Metadata:
         return cls(**raw)
 
 
-@dataclass(slots=True)
-class Baselines:
-    """One partition's learned state: what a bundle gives an engine."""
-
-    employees: dict[str, EmployeeBaseline]
-    peers: dict[str, PeerBaseline]
-    glob: PeerBaseline
-
-
 @dataclass(frozen=True, slots=True)
 class Bundle:
     """Metadata plus the payload bytes, with the checksum that binds them.
@@ -183,82 +151,12 @@ class Bundle:
         """Fresh objects for every partition, from the verified payload."""
         return _decode_state(self.payload, self.metadata.partitions)
 
-    def apply_to(
-        self,
-        engine: Engine,
-        partition: int = 0,
-        only: Callable[[str], bool] | None = None,
-    ) -> int:
-        """Give ``engine`` this bundle's baselines; return how many employees it got.
 
-        Employees, peer groups and the global baseline the bundle knows replace
-        the engine's; employees it does not know keep theirs, and incidents,
-        freezes and analysts' verdicts stay as they are: a bundle carries what
-        was learned, not what was decided.  ``only`` keeps the employees an
-        engine is responsible for (a service task's partition).
-        """
-        parts = self.baselines()
-        if not 0 <= partition < len(parts):
-            raise BundleError(f"bundle has {len(parts)} partition(s), not partition {partition}")
-        return apply_baselines(parts[partition], engine, only)
-
-    def engine(
-        self,
-        settings: Settings,
-        directory: Directory,
-        clock: Callable[[], float] = time.time,
-        partition: int = 0,
-    ) -> Engine:
-        engine = Engine(settings, directory, clock)
-        self.apply_to(engine, partition)
-        return engine
-
-    def engines(
-        self, settings: Settings, directory: Directory, clock: Callable[[], float] = time.time
-    ) -> list[Engine]:
-        """One engine per partition the bundle was fit with, in partition order."""
-        out = []
-        for part in self.baselines():
-            engine = Engine(settings, directory, clock)
-            apply_baselines(part, engine, None)
-            out.append(engine)
-        return out
-
-    def settings_differences(self, settings: Settings) -> list[str]:
-        """Settings that differ from those the bundle was built with, one line each."""
-        now, then = settings_record(settings), self.metadata.settings
-        out = []
-        for section, values in now.items():
-            old = then.get(section)
-            if isinstance(values, dict) and isinstance(old, dict):
-                for name, value in values.items():
-                    if old.get(name) != value:
-                        out.append(f"{section}.{name}: {old.get(name)!r} in the bundle, "
-                                   f"{value!r} now")
-            elif old != values:
-                out.append(f"{section}: {old!r} in the bundle, {values!r} now")
-        return out
-
-
-def apply_baselines(
-    part: Baselines, engine: Engine, only: Callable[[str], bool] | None = None
-) -> int:
-    """Move one partition's baselines into ``engine`` (see :meth:`Bundle.apply_to`)."""
-    employees = part.employees
-    if only is not None:
-        employees = {e: b for e, b in employees.items() if only(e)}
-    engine.employees.update(employees)
-    engine.peers.update(part.peers)
-    engine.glob = part.glob
-    # The next checkpoint must record the new baselines.
-    engine.dirty.update(employees)
-    return len(employees)
-
-
-def build_bundle(
-    engines: Engine | Iterable[Engine],
+def pack(
+    parts: Sequence[Baselines],
     *,
-    settings: Settings,
+    settings: Mapping[str, Any],
+    detector_version: str,
     events: int,
     first_ts: float | None,
     last_ts: float | None,
@@ -266,17 +164,14 @@ def build_bundle(
     notes: str = "",
     created_at: float | None = None,
 ) -> Bundle:
-    """Capture what ``engines`` (one per partition) have learned, as of now.
-
-    The state is pickled at once, so the engines may go on learning without
-    changing the bundle.
-    """
-    parts = [engines] if isinstance(engines, Engine) else list(engines)
+    """A bundle of ``parts`` (one per partition), pickled at once, so the engines
+    they came from may go on learning without changing it.  ``settings``: the
+    settings record that shaped them (plain JSON)."""
     if not parts:
         raise ValueError("a bundle needs at least one engine")
     state = {
         "partitions": [
-            {"employees": e.employees, "peers": e.peers, "glob": e.glob} for e in parts
+            {"employees": p.employees, "peers": p.peers, "glob": p.glob} for p in parts
         ],
     }
     try:
@@ -289,13 +184,13 @@ def build_bundle(
         first_event=iso_utc(first_ts),
         last_event=iso_utc(last_ts),
         events=events,
-        employees=sum(len(e.employees) for e in parts),
-        peer_groups=len({g for e in parts for g in e.peers}),
+        employees=sum(len(p.employees) for p in parts),
+        peer_groups=len({g for p in parts for g in p.peers}),
         partitions=len(parts),
-        settings=settings_record(settings),
+        settings=dict(settings),
         evaluation=figures,
         notes=notes,
-        detector_version=__version__,
+        detector_version=detector_version,
     )
     # The header carries the signature, so the snapshot inside is left unsigned.
     payload = snapshot.dump(state)

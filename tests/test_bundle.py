@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from consumers.cli import main
+from detector import bundles
 from detector.actions import Action
 from detector.directory import Directory
 from detector.engine import Engine
@@ -25,7 +26,6 @@ from detector.jsonl import iter_lines
 from detector.partitioning import partition_for
 from detector.replay import load_directory, replay
 from detector.settings import Settings
-from models import bundle as bundles
 from models import snapshot
 from models.baseline import EmployeeBaseline, PeerBaseline
 from models.bundle import BundleError
@@ -112,7 +112,8 @@ def test_round_trip_keeps_every_decision(small_world: Path, fitted: dict[str, An
     in_memory.peers = copy.deepcopy(engine.peers)
     in_memory.glob = copy.deepcopy(engine.glob)
     loaded = bundles.load(fitted["path"])
-    from_file = loaded.engine(Settings(), _directory(small_world), clock=lambda: 0.0)
+    from_file = bundles.engine_from(loaded, Settings(), _directory(small_world),
+                                    clock=lambda: 0.0)
 
     expected = _decide(in_memory, rest)
     got = _decide(from_file, rest)
@@ -127,11 +128,11 @@ def test_round_trip_keeps_every_decision(small_world: Path, fitted: dict[str, An
 def test_engines_from_one_bundle_share_nothing(small_world: Path, fitted: dict[str, Any]) -> None:
     loaded = bundles.load(fitted["path"])
     directory = _directory(small_world)
-    a = loaded.engine(Settings(), directory, clock=lambda: 0.0)
-    b = loaded.engine(Settings(), directory, clock=lambda: 0.0)
+    a = bundles.engine_from(loaded, Settings(), directory, clock=lambda: 0.0)
+    b = bundles.engine_from(loaded, Settings(), directory, clock=lambda: 0.0)
     _decide(a, _parsed(fitted["rest"]))
-    assert pickle.dumps(b.employees) == pickle.dumps(bundles.load(fitted["path"]).engine(
-        Settings(), directory).employees)
+    assert pickle.dumps(b.employees) == pickle.dumps(bundles.engine_from(
+        bundles.load(fitted["path"]), Settings(), directory).employees)
     assert pickle.dumps(a.employees) != pickle.dumps(b.employees)
 
 
@@ -164,22 +165,22 @@ def test_apply_to_replaces_baselines_and_keeps_decisions() -> None:
     incidents = pickle.dumps(live.incidents.state())
     kept = live.employees[ids[2]]
     live.take_dirty()
-    assert bundle.apply_to(live, only=lambda e: e != "E999") == 1
+    assert bundles.apply_to(bundle, live, only=lambda e: e != "E999") == 1
     assert live.employees[ids[1]].n_events == 0
     assert live.employees[ids[2]] is kept and "E999" not in live.employees
     assert pickle.dumps(live.incidents.state()) == incidents
     assert live.take_dirty() == {ids[1]}
     with pytest.raises(BundleError, match="partition"):
-        bundle.apply_to(live, partition=1)
+        bundles.apply_to(bundle, live, partition=1)
 
 
 def test_settings_differences_name_the_setting(fitted: dict[str, Any]) -> None:
     from detector.settings import load_settings
 
     loaded = bundles.load(fitted["path"])
-    assert loaded.settings_differences(Settings()) == []
+    assert bundles.settings_differences(loaded, Settings()) == []
     changed = load_settings(None, {"INSIDER_DECISIONS__ALERT": "45"})
-    (line,) = loaded.settings_differences(changed)
+    (line,) = bundles.settings_differences(loaded, changed)
     assert line.startswith("decisions.alert: 40.0 in the bundle, 45.0 now")
 
 
@@ -408,7 +409,7 @@ def test_cli_fit_show_evaluate_publish(small_world: Path, fitted: dict[str, Any]
 
     # The same figures, computed directly from an engine loaded from the bundle.
     rest_events = _parsed(fitted["rest"])
-    engine = bundles.load(out).engine(Settings(), _directory(small_world))
+    engine = bundles.engine_from(bundles.load(out), Settings(), _directory(small_world))
     actions = _decide(engine, rest_events)
     labels = orjson.loads((small_world / "labels.json").read_bytes())
     direct = evaluate(_labels_of_period(labels, rest_events), actions)
@@ -490,7 +491,7 @@ def test_cli_fit_with_partitions(small_world: Path, fitted: dict[str, Any],
                  "--out", str(out), "--partitions", "3"]) == 0
     loaded = bundles.load(out)
     assert loaded.metadata.partitions == 3
-    engines = loaded.engines(Settings(), _directory(small_world))
+    engines = bundles.engines_from(loaded, Settings(), _directory(small_world))
     assert len(engines) == 3
     for p, engine in enumerate(engines):
         assert engine.employees

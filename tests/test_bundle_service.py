@@ -27,13 +27,13 @@ from test_service import (
 from consumers import logs
 from consumers.broker import EmbeddedBroker
 from consumers.service import Service
+from detector import bundles
 from detector.directory import Directory
 from detector.events import parse_event
 from detector.jsonl import iter_lines
 from detector.partitioning import partition_for
 from detector.replay import load_directory, replay
 from detector.settings import DecisionSettings, Settings
-from models import bundle as bundles
 from models.bundle import BundleError
 
 PARTITIONS = 2
@@ -61,7 +61,7 @@ def _fit(world: Path, events: list[bytes], settings: Settings,
 def _expected(world: Path, bundle: bundles.Bundle, events: list[bytes],
               settings: Settings) -> list[dict[str, Any]]:
     """What engines started from the bundle decide on ``events``, partition by partition."""
-    engines = bundle.engines(settings, _directory(world), clock=lambda: 0.0)
+    engines = bundles.engines_from(bundle, settings, _directory(world), clock=lambda: 0.0)
     for e in engines:
         e.retune(settings.decisions, bundle.version)
     out = []

@@ -29,6 +29,7 @@ from nbclient import NotebookClient
 
 from consumers.broker import EmbeddedBroker
 from consumers.topics import ensure_topics
+from detector import bundles
 from detector.baseline_cli import replay_into
 from detector.engine import Engine
 from detector.jsonl import iter_lines
@@ -36,7 +37,6 @@ from detector.replay import load_directory, replay
 from detector.settings import DecisionSettings, Settings
 from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
-from models import bundle as bundles
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
