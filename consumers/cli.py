@@ -73,13 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kafka.errors import KafkaError
 
     from consumers.topics import TopicError
-    from models.bundle import BundleError
 
     try:
         return run_command(build_parser(), argv)
-    except BundleError as exc:
-        print(f"error: baseline bundle: {exc}", file=sys.stderr)
-        return 2
     except (KafkaError, TopicError, TimeoutError) as exc:
         # The broker cannot be reached or refused us: one line, not a traceback.
         print(f"error: {type(exc).__name__}: {exc} (see kafka.bootstrap_servers and the "

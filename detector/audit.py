@@ -37,6 +37,7 @@ from typing import IO, Any
 
 import orjson
 
+from detector.errors import DetectorError
 from detector.events import parse_timestamp
 
 ACTION = "action"
@@ -53,8 +54,10 @@ _TAIL_CHUNK = 1 << 16
 Anchor = tuple[int, str]
 
 
-class AuditError(Exception):
+class AuditError(DetectorError):
     """The log cannot be appended to: another writer holds it, or its tail is torn or bad."""
+
+    label = "audit log: "
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import orjson
 from detector import bundles
 from detector.directory import Directory
 from detector.engine import Engine
-from detector.errors import InvalidRecord
+from detector.errors import DetectorError, InvalidRecord
 from detector.evaluation import Evaluation, evaluate
 from detector.events import parse_event
 from detector.jsonl import iter_lines
@@ -148,7 +148,7 @@ def _directory(path: str, settings: Settings) -> Directory:
     return directory
 
 
-class _InputError(Exception):
+class _InputError(DetectorError):
     """An input file the command cannot use; its message is shown as it is."""
 
 

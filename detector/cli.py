@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import orjson
 
 from detector import __version__
-from detector.settings import Settings, SettingsError, load_settings
+from detector.errors import DetectorError
+from detector.settings import Settings, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -132,9 +133,9 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except SettingsError as exc:
-        print(f"error: setting {exc}", file=sys.stderr)
-        return 2
+    except DetectorError as exc:
+        print(exc.cli_message(), file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
 

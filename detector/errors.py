@@ -1,9 +1,14 @@
-"""The one error type for bad input: it always names the field at fault."""
+"""The core's errors, beneath the one root (``DetectorError``, from ``models.errors``).
+
+Bad input has one type, ``InvalidRecord``: it always names the field at fault.
+"""
 
 from __future__ import annotations
 
+from models.errors import DetectorError, ModelError
 
-class InvalidRecord(ValueError):
+
+class InvalidRecord(DetectorError, ValueError):
     """A document that does not satisfy its contract.
 
     ``field`` is a JSON-pointer-like path (``geo.lat``, ``customers[3].tier``) or
@@ -18,6 +23,11 @@ class InvalidRecord(ValueError):
         self.problem = problem
         self.code = code
 
+    label = "invalid record: "
+
     @property
     def reason(self) -> str:
         return f"{self.field}: {self.problem}"
+
+
+__all__ = ["DetectorError", "InvalidRecord", "ModelError"]

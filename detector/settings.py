@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.errors import DetectorError
+
 ENV_PREFIX = "INSIDER_"
 
 
-class SettingsError(ValueError):
+class SettingsError(DetectorError, ValueError):
     """A setting that is missing, unknown or of the wrong type; names the setting."""
+
+    label = "setting "
 
 
 @dataclass(frozen=True, slots=True)

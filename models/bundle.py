@@ -41,6 +41,7 @@ import orjson
 
 from models import snapshot
 from models.baseline import Baselines, EmployeeBaseline, PeerBaseline
+from models.errors import ModelError
 
 MAGIC = b"\x89IDBNDL\n"  # a high byte and a newline: damage by text-mode transfers shows at once
 FORMAT = 1
@@ -53,8 +54,10 @@ _SEALED = ("format", "metadata", "payload_bytes")
 _HEADER_KEYS = frozenset((*_SEALED, "sha256", "hmac_sha256"))
 
 
-class BundleError(ValueError):
+class BundleError(ModelError, ValueError):
     """A bundle that is damaged, truncated, modified, foreign, or signed with another key."""
+
+    label = "baseline bundle: "
 
 
 def _canonical(obj: Any) -> bytes:

@@ -21,6 +21,8 @@ import io
 import pickle
 from typing import Any
 
+from models.errors import ModelError
+
 MAGIC = b"IDS1"
 _SIGNED = b"S"
 _UNSIGNED = b"U"
@@ -47,7 +49,7 @@ _STDLIB = {
 }
 
 
-class SnapshotError(ValueError):
+class SnapshotError(ModelError, ValueError):
     """A snapshot that is damaged, unsigned, signed with another key, or foreign."""
 
 
