@@ -28,9 +28,9 @@ from benchmarks.common import ROOT, labels, machine, run_replay, world
 from benchmarks.profile import profile, render_profile
 from benchmarks.scaling import render_scaling, scaling
 from benchmarks.stream import stream
-from detector.evaluation import GRACE_SECONDS, evaluate
-from detector.events import DATA_OUT_ACTIONS
-from detector.jsonl import iter_lines
+from detector.analysis.evaluation import GRACE_SECONDS, evaluate
+from detector.wire.events import DATA_OUT_ACTIONS
+from detector.wire.jsonl import iter_lines
 
 SEEDS = (9101, 9202, 9303)
 _DATA_OUT_MARKERS = tuple(f'"{a}"'.encode() for a in sorted(DATA_OUT_ACTIONS))

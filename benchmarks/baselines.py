@@ -1,7 +1,7 @@
 """The methods teams run today to catch data theft from a CRM, for comparison.
 
 Each method reads only the world's events and directory (never ``labels.json``)
-and returns alerts in the shape :func:`detector.evaluation.evaluate` reads, so
+and returns alerts in the shape :func:`detector.analysis.evaluation.evaluate` reads, so
 every method, ours included, is scored by the same function.  Each one is the
 careful version of what is deployed in practice, with its usual settings:
 
@@ -36,15 +36,15 @@ import numpy as np
 from river import anomaly, compose, preprocessing, stats
 from sklearn.ensemble import IsolationForest
 
+from detector.analysis.evaluation import GRACE_SECONDS, Evaluation
 from detector.decisions import rfc3339
 from detector.directory import EmployeeRecord
 from detector.errors import InvalidRecord
-from detector.evaluation import GRACE_SECONDS, Evaluation
-from detector.events import ACTION_ORDER, DATA_OUT_ACTIONS, parse_event
 from detector.features import in_working_hours, local_clock
-from detector.jsonl import iter_lines
 from detector.replay import load_directory
 from detector.settings import DecisionSettings
+from detector.wire.events import ACTION_ORDER, DATA_OUT_ACTIONS, parse_event
+from detector.wire.jsonl import iter_lines
 
 Alert = dict[str, Any]
 

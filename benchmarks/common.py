@@ -17,10 +17,10 @@ import orjson
 from kafka import KafkaProducer
 
 from detector.engine import EmployeeState, Engine
-from detector.jsonl import iter_lines
 from detector.replay import ReplaySummary, load_directory, replay
 from detector.settings import Settings
 from detector.simulator import SimConfig, stream_world
+from detector.wire.jsonl import iter_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "out" / "bench"

@@ -30,10 +30,10 @@ from typing import Any
 import orjson
 
 from benchmarks.common import CACHE, ROOT, world
-from detector.jsonl import iter_lines
 from detector.replay import load_directory, replay
 from detector.settings import Settings
 from detector.simulator import SimConfig, stream_world
+from detector.wire.jsonl import iter_lines
 
 BENCH_WORLD = (400, 42)
 TEST_FILES = ("test_scenarios.py", "test_bundle.py", "test_investigate.py",

@@ -25,10 +25,10 @@ from benchmarks.common import ROOT, world
 from detector.decisions import IncidentBook
 from detector.directory import Directory
 from detector.engine import Engine
-from detector.jsonl import iter_lines
 from detector.replay import load_directory, replay
 from detector.scoring import Scorer
 from detector.settings import Settings
+from detector.wire.jsonl import iter_lines
 
 SEED = 9404
 TOP = 15
@@ -47,7 +47,7 @@ _STAGES: tuple[tuple[str, Any, str], ...] = (
     ("directory", Directory, "at"),
 )
 STAGE_ROWS = (
-    ("parsing", "parse", "`detector.events.parse_event`: size check, orjson, schema checks"),
+    ("parsing", "parse", "`detector.wire.events.parse_event`: size check, orjson, schema checks"),
     ("scoring: measure", "measure", "`Scorer.observe`: local time, windows, territory shares"),
     ("scoring: score", "score", "`Scorer.assess`: signals against the baselines, reasons"),
     ("learning", "learn", "`Scorer.learn`: baselines, hour profile, recent devices and places"),

@@ -20,10 +20,10 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from consumers.kafka_options import consumer_options, producer_options
-from detector.actions import SEVERITIES
-from detector.commands import FALSE_POSITIVE, RELEASE, parse_command
 from detector.errors import InvalidRecord
 from detector.settings import Settings, load_settings
+from detector.wire.actions import SEVERITIES
+from detector.wire.commands import FALSE_POSITIVE, RELEASE, parse_command
 
 _COLOURS = {"low": "36", "medium": "33", "high": "31", "critical": "1;31"}
 _RESET = "\033[0m"

@@ -24,10 +24,10 @@ from consumers.feed import add_arguments as feed_arguments
 from consumers.feed import publish, simulate
 from consumers.service import Service
 from consumers.topics import ensure_topics
-from detector.actions import Action
+from detector.analysis.evaluation import evaluate
 from detector.cli import print_action
-from detector.evaluation import evaluate
 from detector.settings import KafkaSettings, ServiceSettings, Settings, TopicSettings
+from detector.wire.actions import Action
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -24,10 +24,10 @@ from kafka import KafkaProducer
 
 from consumers.kafka_options import producer_options
 from consumers.topics import ensure_topics
-from detector.events import parse_timestamp
 from detector.settings import Settings, load_settings
 from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
+from detector.wire.events import parse_timestamp
 
 WEEK = 7 * 86400.0
 Say = Callable[[str], None]

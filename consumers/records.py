@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import orjson
 
 from detector import __version__
-from detector.actions import ALERT, Action
 from detector.errors import InvalidRecord
-from detector.ocsf import to_ocsf
 from detector.settings import Settings
+from detector.wire.actions import ALERT, Action
+from detector.wire.ocsf import to_ocsf
 
 # Dead-letter headers follow Kafka Connect's habit: the value is the original
 # bytes, untouched; where it came from and why it was refused ride in headers.

@@ -47,17 +47,17 @@ from consumers.metrics import (
 )
 from consumers.records import OutRecord, action_record, dead_letter
 from consumers.topics import ensure_topics
-from detector.actions import Action
-from detector.audit import ACTION as AUDIT_ACTION
-from detector.audit import COMMAND as AUDIT_COMMAND
-from detector.audit import AuditLog
-from detector.commands import FALSE_POSITIVE, parse_command
+from detector.audit.trail import ACTION as AUDIT_ACTION
+from detector.audit.trail import COMMAND as AUDIT_COMMAND
+from detector.audit.trail import AuditLog
 from detector.decisions import rfc3339
 from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
-from detector.events import parse_event
 from detector.settings import Settings, read_secret
+from detector.wire.actions import Action
+from detector.wire.commands import FALSE_POSITIVE, parse_command
+from detector.wire.events import parse_event
 from models.bundle import BundleError
 
 log = logging.getLogger("insider.service")

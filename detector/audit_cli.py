@@ -1,4 +1,4 @@
-"""``insider-detector audit verify``: check an audit trail file (see :mod:`detector.audit`).
+"""``insider-detector audit verify``: check an audit trail file (see :mod:`detector.audit.trail`).
 
 Exit codes: 0 the log verifies, 1 problems were found (each printed), 2 the
 log, key or anchors could not be read.
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from detector.audit import Anchor, load_anchors, verify
+from detector.audit.trail import Anchor, load_anchors, verify
 
 
 def add_parser(subparsers: Any) -> None:

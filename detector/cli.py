@@ -19,8 +19,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from detector.jsonl import iter_lines
     from detector.replay import load_directory, open_binary_out, reject_writer, replay
+    from detector.wire.jsonl import iter_lines
 
     settings = _settings(args)
     if args.partitions < 1:
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from detector.audit_cli import add_parser as add_audit
     from detector.baseline_cli import add_parser as add_baseline
-    from detector.simulator.cli import add_parser as add_simulate
+    from detector.simulate_cli import add_parser as add_simulate
 
     add_simulate(sub)
     add_baseline(sub)

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from detector.actions import (
+from detector.settings import DecisionSettings
+from detector.wire.actions import (
     ALERT,
     FREEZE,
     FREEZE_SCOPE,
@@ -24,7 +25,6 @@ from detector.actions import (
     Reason,
     derive_id,
 )
-from detector.settings import DecisionSettings
 
 MAX_RFC3339 = 253402300799  # 9999-12-31T23:59:59Z
 

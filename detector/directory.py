@@ -19,8 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from detector.errors import InvalidRecord
-from detector.events import ID_MAX_LENGTH, load_object, parse_timestamp
-from detector.jsonl import iter_lines
+from detector.wire.events import ID_MAX_LENGTH, load_object, parse_timestamp
+from detector.wire.jsonl import iter_lines
 
 STATUSES = frozenset({"active", "notice", "leave", "terminated"})
 # Accounts that must show no activity at all.
@@ -369,7 +369,7 @@ def load_jsonl(
     """A directory from JSON Lines, and the rejected lines as (line number, error).
 
     ``source`` is a path (``-`` for stdin), numbered lines as from
-    :func:`detector.jsonl.iter_lines`, or plain lines (numbered here from 1).
+    :func:`detector.wire.jsonl.iter_lines`, or plain lines (numbered here from 1).
     Blank lines are skipped but keep their number.
     """
     directory = Directory()

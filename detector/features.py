@@ -10,7 +10,7 @@ import math
 from datetime import datetime, tzinfo
 
 from detector.directory import EmployeeRecord
-from detector.events import Event
+from detector.wire.events import Event
 
 EARTH_RADIUS_KM = 6371.0088
 _OFFSETS: dict[tuple[int, int], int] = {}

@@ -17,10 +17,10 @@ import orjson
 from detector.directory import Directory, parse_employee
 from detector.engine import Engine
 from detector.errors import InvalidRecord
-from detector.events import parse_event
-from detector.jsonl import iter_lines
 from detector.partitioning import partition_for
 from detector.settings import Settings
+from detector.wire.events import parse_event
+from detector.wire.jsonl import iter_lines
 
 
 @dataclass(slots=True)

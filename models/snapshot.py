@@ -30,10 +30,15 @@ _TAG = 32
 
 # Only modules that hold learned state; never one whose classes touch files or sockets.
 _MODULES = frozenset({
-    "models.baseline", "models.stats", "detector.engine", "detector.scoring",
-    "detector.scoring.observation",
-    "detector.decisions", "detector.events", "detector.directory", "detector.actions",
+    "models.baseline", "models.stats", "detector.engine", "detector.scoring.observation",
+    "detector.decisions", "detector.wire.events", "detector.directory", "detector.wire.actions",
 })
+# Modules whose classes moved: snapshots written before name the old module.
+_MOVED = {
+    "detector.scoring": "detector.scoring.observation",
+    "detector.events": "detector.wire.events",
+    "detector.actions": "detector.wire.actions",
+}
 _STDLIB = {
     ("builtins", "set"),
     ("builtins", "frozenset"),
@@ -57,6 +62,7 @@ class _AllowListUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _STDLIB:
             return super().find_class(module, name)
+        module = _MOVED.get(module, module)
         ours = module in _MODULES or module.startswith("river.stats")
         if ours and "." not in name:
             obj = super().find_class(module, name)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
-from detector.actions import ALERT, FREEZE, FREEZE_SCOPE, RELEASE, Action, Reason, derive_id
-from detector.events import parse_timestamp
+from detector.wire.actions import ALERT, FREEZE, FREEZE_SCOPE, RELEASE, Action, Reason, derive_id
+from detector.wire.events import parse_timestamp
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[1] / "schemas" / "action.schema.json").read_text()

@@ -26,11 +26,11 @@ from consumers.analyst import alert_line, native_view
 from consumers.broker import EmbeddedBroker
 from consumers.cli import main
 from consumers.feed import employee_key_of, simulate
-from detector.actions import Action, Reason
-from detector.commands import parse_command
-from detector.ocsf import to_ocsf
 from detector.partitioning import partition_for
 from detector.settings import Settings
+from detector.wire.actions import Action, Reason
+from detector.wire.commands import parse_command
+from detector.wire.ocsf import to_ocsf
 
 CUSTOMER_ID = re.compile(rb'"id"\s*:\s*"([^"]+)"')
 

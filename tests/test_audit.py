@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector.audit import GENESIS, AuditError, AuditLog, Problem, load_anchors, verify
+from detector.audit.trail import GENESIS, AuditError, AuditLog, Problem, load_anchors, verify
 from detector.cli import main
-from detector.commands import parse_command
-from detector.jsonl import iter_lines
 from detector.replay import load_directory, replay
 from detector.settings import load_settings
+from detector.wire.commands import parse_command
+from detector.wire.jsonl import iter_lines
 
 KEY = b"audit-test-key-0123456789"
 SORTED = orjson.OPT_SORT_KEYS

@@ -29,11 +29,11 @@ from consumers.broker import EmbeddedBroker
 from consumers.service import Service
 from detector import bundles
 from detector.directory import Directory
-from detector.events import parse_event
-from detector.jsonl import iter_lines
 from detector.partitioning import partition_for
 from detector.replay import load_directory, replay
 from detector.settings import DecisionSettings, Settings
+from detector.wire.events import parse_event
+from detector.wire.jsonl import iter_lines
 from models.bundle import BundleError
 
 PARTITIONS = 2

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from detector.commands import FALSE_POSITIVE, RELEASE, parse_command
 from detector.errors import InvalidRecord
+from detector.wire.commands import FALSE_POSITIVE, RELEASE, parse_command
 
 
 def test_release_and_false_positive_parse() -> None:

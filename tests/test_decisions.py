@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from detector.actions import Reason
 from detector.decisions import IncidentBook, Trigger, rfc3339
 from detector.settings import DecisionSettings
+from detector.wire.actions import Reason
 
 T0 = 1_790_000_000.0
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
 from detector.errors import InvalidRecord
-from detector.events import (
+from detector.wire.events import (
     ACTIONS,
     DATA_OUT_ACTIONS,
     MAX_COUNT,

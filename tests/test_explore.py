@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
-from detector import explore
+from detector.analysis import explore
 from detector.directory import Directory, parse_employee
 from tests.worldkit import START, World, at, employee
 

@@ -37,13 +37,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector.commands import FALSE_POSITIVE, KINDS, Command, parse_command
 from detector.directory import STATUSES, Directory, EmployeeRecord, parse_employee
 from detector.errors import InvalidRecord
-from detector.events import ACTIONS, DATA_OUT_ACTIONS, MAX_COUNT, Event, parse_event
-from detector.jsonl import iter_lines
 from detector.replay import load_directory, replay
 from detector.settings import Settings
+from detector.wire.commands import FALSE_POSITIVE, KINDS, Command, parse_command
+from detector.wire.events import ACTIONS, DATA_OUT_ACTIONS, MAX_COUNT, Event, parse_event
+from detector.wire.jsonl import iter_lines
 from tests.contract import contract_file
 
 CASES: Counter[str] = Counter()

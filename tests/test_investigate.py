@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 import pytest
 
-from detector import investigate
+from detector.analysis import investigate
 from detector.directory import Directory, parse_employee
-from detector.events import Event, parse_event
 from detector.settings import Settings
+from detector.wire.events import Event, parse_event
 from tests.worldkit import World, at, team
 
 DAY = 30  # a Wednesday, after four weeks of ordinary work

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detector.jsonl import iter_lines, iter_stream
+from detector.wire.jsonl import iter_lines, iter_stream
 
 
 def reference(data: bytes) -> list[tuple[int, bytes]]:

@@ -25,7 +25,7 @@ from test_service import (
 
 from consumers.broker import EmbeddedBroker
 from detector.errors import InvalidRecord
-from detector.events import parse_event
+from detector.wire.events import parse_event
 
 
 def _rss_mib() -> float:

@@ -32,11 +32,11 @@ from consumers.topics import ensure_topics
 from detector import bundles
 from detector.baseline_cli import replay_into
 from detector.engine import Engine
-from detector.jsonl import iter_lines
 from detector.replay import load_directory, replay
 from detector.settings import DecisionSettings, Settings
 from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
+from detector.wire.jsonl import iter_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

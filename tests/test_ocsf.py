@@ -1,4 +1,4 @@
-"""Alerts rendered as OCSF Detection Findings (detector.ocsf)."""
+"""Alerts rendered as OCSF Detection Findings (detector.wire.ocsf)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from detector.actions import ALERT, FREEZE, FREEZE_SCOPE, RELEASE, Action, Reason, derive_id
-from detector.ocsf import OCSF_VERSION, to_ocsf
+from detector.wire.actions import ALERT, FREEZE, FREEZE_SCOPE, RELEASE, Action, Reason, derive_id
+from detector.wire.ocsf import OCSF_VERSION, to_ocsf
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from test_service import _checkpointed, _keyed, _wait, running
 
 from consumers.broker import EmbeddedBroker, free_port
 from consumers.topics import ensure_topics
-from detector.jsonl import iter_lines
+from detector.wire.jsonl import iter_lines
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 # Panels whose query must return data once the test's traffic is scored.

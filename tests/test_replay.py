@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
+from detector.analysis.evaluation import evaluate
 from detector.cli import main
-from detector.evaluation import evaluate
 
 # Seeds used by tests; benchmarks use others.
 SEED = 4242

@@ -20,8 +20,8 @@ from consumers.broker import EmbeddedBroker
 from consumers.metrics import ServiceCollector
 from consumers.records import DLQ_CODE
 from detector.engine import RECENT_IDS, Engine
-from detector.events import parse_event
 from detector.settings import Settings
+from detector.wire.events import parse_event
 from models.snapshot import dump, load
 from tests.worldkit import World, at, team
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from detector.actions import Action
 from detector.settings import ScoringSettings, Settings
+from detector.wire.actions import Action
 from tests.worldkit import START, World, alerts_for, at, codes, employee, team
 
 SCENARIO_DAY = 30  # a Tuesday, well clear of the September month-end

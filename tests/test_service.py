@@ -32,10 +32,10 @@ from consumers.feed import employee_key_of
 from consumers.records import DLQ_CODE, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 from consumers.service import Service
 from consumers.topics import ensure_topics
-from detector.events import DATA_OUT_ACTIONS
-from detector.jsonl import iter_lines
 from detector.replay import load_directory, replay
 from detector.settings import DecisionSettings, Settings
+from detector.wire.events import DATA_OUT_ACTIONS
+from detector.wire.jsonl import iter_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from test_service import _checkpointed, _prepared, _wait, running
 from consumers.broker import EmbeddedBroker
 from consumers.records import DLQ_REASON
 from detector.errors import InvalidRecord
-from detector.events import parse_event
+from detector.wire.events import parse_event
 
 
 def _garbage(rng: random.Random, valid: list[bytes], n: int) -> list[bytes]:

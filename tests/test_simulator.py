@@ -15,6 +15,7 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from detector.simulate_cli import add_parser
 from detector.simulator import (
     BENIGN_KINDS,
     MALICIOUS_KINDS,
@@ -24,7 +25,6 @@ from detector.simulator import (
     stream_world,
     write_world,
 )
-from detector.simulator.cli import add_parser
 from detector.simulator.geography import distance_km
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"

@@ -9,13 +9,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from detector.actions import Action
 from detector.engine import Engine
 from detector.errors import InvalidRecord
-from detector.events import parse_event
-from detector.jsonl import iter_lines
 from detector.replay import load_directory, replay
 from detector.settings import Settings
+from detector.wire.actions import Action
+from detector.wire.events import parse_event
+from detector.wire.jsonl import iter_lines
 from models.snapshot import SnapshotError, dump, load
 
 
@@ -88,3 +88,23 @@ def test_crafted_pickle_is_refused_without_running_it() -> None:
     with pytest.raises(SnapshotError, match=r"builtins\.getattr"):
         load(getattr_gadget, None)
     assert not marker.exists()
+
+
+def test_a_snapshot_naming_a_class_by_its_former_module_still_loads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Checkpoints written before events and actions moved to detector.wire restore."""
+    import sys
+
+    from detector.wire import actions
+    from detector.wire.actions import Reason
+
+    reason = Reason("volume_action", "text", 12.5)
+    with monkeypatch.context() as m:  # pickle it as the former module named it
+        m.setitem(sys.modules, "detector.actions", actions)
+        m.setattr(Reason, "__module__", "detector.actions")
+        old = dump(reason)
+    assert b"detector.actions" in old and b"detector.wire" not in old
+    assert "detector.actions" not in sys.modules
+    back = load(old)
+    assert type(back) is Reason and back == reason

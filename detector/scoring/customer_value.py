@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detector.actions import Reason
 from detector.features import high_tier_share
 from detector.scoring.signal import BaseSignal, Case, n
+from detector.wire.actions import Reason
 
 
 class CustomerValue(BaseSignal):

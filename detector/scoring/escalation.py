@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from detector.actions import Reason
 from detector.directory import EmployeeRecord
 from detector.scoring.calendar import is_month_end
 from detector.scoring.observation import Observation
 from detector.scoring.signal import VERBS, BaseSignal, Case, n
 from detector.settings import ScoringSettings
+from detector.wire.actions import Reason
 from models.baseline import ClosedPeriods, EmployeeBaseline, PeerBaseline
 from models.stats import LOG_SD_FLOOR, EWStat
 

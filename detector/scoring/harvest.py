@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from detector.actions import Reason
 from detector.scoring.bands import LN2, band, basis
 from detector.scoring.observation import Observation
 from detector.scoring.signal import BaseSignal, Case, n
+from detector.wire.actions import Reason
 from models.baseline import ClosedPeriods, EmployeeBaseline, PeerBaseline
 from models.stats import stable_hash
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detector.actions import Reason
 from detector.scoring.observation import Observation
 from detector.scoring.signal import BaseSignal, Case
+from detector.wire.actions import Reason
 from models.baseline import EmployeeBaseline, PeerBaseline
 from models.stats import stable_hash
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from detector.actions import Reason
 from detector.directory import EmployeeRecord
-from detector.events import Event
+from detector.wire.actions import Reason
+from detector.wire.events import Event
 
 
 @dataclass(slots=True)

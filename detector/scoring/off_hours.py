@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from detector.actions import Reason
 from detector.features import fmt_minute, in_working_hours, minutes_outside
 from detector.scoring.calendar import DAY_NAMES, hours_text
 from detector.scoring.observation import Observation
 from detector.scoring.signal import VERBS, BaseSignal, Case, n
 from detector.settings import ScoringSettings
+from detector.wire.actions import Reason
 from models.baseline import EmployeeBaseline, PeerBaseline
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
-from detector.actions import Reason
 from detector.scoring.observation import Observation
 from detector.settings import ScoringSettings
+from detector.wire.actions import Reason
 from models.baseline import ClosedPeriods, EmployeeBaseline, PeerBaseline
 
 

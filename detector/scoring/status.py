@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detector.actions import Reason
 from detector.scoring.calendar import date_of, local_date
 from detector.scoring.signal import BaseSignal, Case
+from detector.wire.actions import Reason
 
 
 class AccountStatus(BaseSignal):

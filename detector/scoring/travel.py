@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detector.actions import Reason
-from detector.events import Event
 from detector.features import distance_km
 from detector.scoring.observation import Observation
 from detector.scoring.signal import BaseSignal, Case, n
+from detector.wire.actions import Reason
+from detector.wire.events import Event
 from models.baseline import EmployeeBaseline, PeerBaseline
 
 

@@ -7,12 +7,12 @@ import math
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
-from detector.actions import Reason
 from detector.scoring.bands import LN2, band, basis
 from detector.scoring.calendar import is_month_end
 from detector.scoring.observation import Observation
 from detector.scoring.off_hours import odd_hours
 from detector.scoring.signal import VERBS, BaseSignal, Case, n
+from detector.wire.actions import Reason
 from models.baseline import ClosedPeriods, EmployeeBaseline, PeerBaseline
 
 _CODES = {"rows": "volume_action", "rows_1h": "volume_1h", "rows_24h": "volume_24h",

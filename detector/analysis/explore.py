@@ -17,8 +17,8 @@ import numpy as np
 
 from detector.directory import Directory
 from detector.errors import InvalidRecord
-from detector.events import Event, parse_event
 from detector.features import local_clock
+from detector.wire.events import Event, parse_event
 
 GroupBy = Literal["role", "peer_group"]
 # Role of an employee the directory does not know, and of a record without a role.

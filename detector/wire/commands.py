@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from detector.errors import InvalidRecord
-from detector.events import load_object, parse_timestamp
+from detector.wire.events import load_object, parse_timestamp
 
 RELEASE = "release"
 FALSE_POSITIVE = "false_positive"

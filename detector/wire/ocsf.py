@@ -13,7 +13,7 @@ import re
 from datetime import date
 from typing import Any
 
-from detector.actions import ALERT, Action
+from detector.wire.actions import ALERT, Action
 
 OCSF_VERSION = "1.6.0"
 PRODUCT_NAME = "crm-insider-detector"

@@ -1,0 +1,1 @@
+"""Analysis for people: evaluation against labels, exploration, investigation of alerts."""

@@ -1,0 +1,1 @@
+"""Documents that cross a boundary: JSON decoding, times, events, commands, actions, OCSF."""
