@@ -27,7 +27,7 @@ from consumers.topics import ensure_topics
 from detector.settings import Settings, load_settings
 from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
-from detector.wire.events import parse_timestamp
+from detector.wire.times import parse_timestamp
 
 WEEK = 7 * 86400.0
 Say = Callable[[str], None]

@@ -50,7 +50,6 @@ from consumers.topics import ensure_topics
 from detector.audit.trail import ACTION as AUDIT_ACTION
 from detector.audit.trail import COMMAND as AUDIT_COMMAND
 from detector.audit.trail import AuditLog
-from detector.decisions import rfc3339
 from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
@@ -58,6 +57,7 @@ from detector.settings import Settings, read_secret
 from detector.wire.actions import Action
 from detector.wire.commands import FALSE_POSITIVE, parse_command
 from detector.wire.events import parse_event
+from detector.wire.times import rfc3339
 from models.bundle import BundleError
 
 log = logging.getLogger("insider.service")

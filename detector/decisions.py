@@ -25,19 +25,7 @@ from detector.wire.actions import (
     Reason,
     derive_id,
 )
-
-MAX_RFC3339 = 253402300799  # 9999-12-31T23:59:59Z
-
-
-def rfc3339(ts: float) -> str:
-    """UTC RFC 3339 with milliseconds, e.g. ``2026-11-21T02:14:07.000Z``."""
-    whole = int(ts // 1)
-    if whole > MAX_RFC3339:  # a freeze TTL past 9999-12-31 stays printable
-        whole, ts = MAX_RFC3339, float(MAX_RFC3339)
-    ms = round((ts - whole) * 1000)
-    if ms == 1000:
-        whole, ms = whole + 1, 0
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
+from detector.wire.times import rfc3339
 
 
 @dataclass(slots=True)

@@ -19,8 +19,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from detector.errors import InvalidRecord
-from detector.wire.events import ID_MAX_LENGTH, load_object, parse_timestamp
+from detector.wire.events import ID_MAX_LENGTH
 from detector.wire.jsonl import iter_lines
+from detector.wire.jsontext import load_object
+from detector.wire.times import parse_timestamp
 
 STATUSES = frozenset({"active", "notice", "leave", "terminated"})
 # Accounts that must show no activity at all.

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from detector.wire.actions import ALERT, FREEZE, FREEZE_SCOPE, RELEASE, Action, Reason, derive_id
-from detector.wire.events import parse_timestamp
+from detector.wire.times import parse_timestamp
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[1] / "schemas" / "action.schema.json").read_text()

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from detector.decisions import IncidentBook, Trigger, rfc3339
+from detector.decisions import IncidentBook, Trigger
 from detector.settings import DecisionSettings
 from detector.wire.actions import Reason
+from detector.wire.times import rfc3339
 
 T0 = 1_790_000_000.0
 

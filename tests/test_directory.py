@@ -24,7 +24,7 @@ from detector.directory import (
 )
 from detector.errors import InvalidRecord
 from detector.features import in_working_hours, local_clock
-from detector.wire.events import parse_timestamp
+from detector.wire.times import parse_timestamp
 from tests.contract import contract_file, drop, set_at
 
 SCHEMA = json.loads(contract_file("employee.schema.json").read_text())

@@ -38,7 +38,7 @@ from typing import IO, Any
 import orjson
 
 from detector.errors import DetectorError
-from detector.wire.events import parse_timestamp
+from detector.wire.times import parse_timestamp
 
 ACTION = "action"
 COMMAND = "command"

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from detector.errors import InvalidRecord
-from detector.wire.events import load_object, parse_timestamp
+from detector.wire.jsontext import load_object
+from detector.wire.times import parse_timestamp
 
 RELEASE = "release"
 FALSE_POSITIVE = "false_positive"

@@ -10,17 +10,17 @@ copies.
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from detector.errors import InvalidRecord
+from detector.wire.jsontext import MAX_DEPTH, _decode_error, _deeper_than, load_object
+from detector.wire.times import _HOUR_BASE, _MIN_SEC, _OFFSETS, parse_timestamp
+
+_loads = orjson.loads
 
 ACTIONS = frozenset(
     {
@@ -40,7 +40,6 @@ ACTION_ORDER = (
 
 # A schema integer may be arbitrarily large; scores only need to know "huge".
 MAX_COUNT = 10**9
-MAX_DEPTH = 32
 ID_MAX_LENGTH = 128
 
 _TIER_SET = frozenset(TIERS)
@@ -110,215 +109,6 @@ class Event:
 
 
 # --------------------------------------------------------------------------
-# JSON text -> dict
-
-_loads = orjson.loads
-
-
-def _big_float(text: str) -> float | Decimal:
-    value = float(text)
-    if math.isfinite(value):
-        return value
-    try:
-        return Decimal(text)
-    except ArithmeticError:  # an exponent beyond even Decimal's range
-        return Decimal("Infinity")
-
-
-def _big_int(text: str) -> int | Decimal:
-    # int() refuses more than 4300 digits; Decimal has no such limit.
-    return int(text) if len(text) <= 4000 else Decimal(text)
-
-
-def _no_constant(text: str) -> Any:
-    raise ValueError("NaN and Infinity are not JSON")
-
-
-def _tree_problem(root: Any, strings: bool) -> InvalidRecord | None:
-    """Depth, key types and (for the stdlib fallback) lone surrogates of a whole tree.
-
-    Only used when the document did not come straight from orjson, whose
-    output already has string keys, valid strings and bounded depth.
-    """
-    stack: list[tuple[Any, int]] = [(root, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, depth = pop()
-        if depth > MAX_DEPTH:
-            return InvalidRecord("$", f"is nested deeper than {MAX_DEPTH} levels", "too_deep")
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if not isinstance(k, str):
-                    return InvalidRecord("$", "property names must be strings", "wrong_type")
-                if strings and not _utf8_ok(k):
-                    return InvalidRecord("$", "contains an unpaired surrogate escape", "not_json")
-                if isinstance(v, (dict, list)):
-                    push((v, depth + 1))
-                elif strings and isinstance(v, str) and not _utf8_ok(v):
-                    return InvalidRecord("$", "contains an unpaired surrogate escape", "not_json")
-        else:
-            for v in node:
-                if isinstance(v, (dict, list)):
-                    push((v, depth + 1))
-                elif strings and isinstance(v, str) and not _utf8_ok(v):
-                    return InvalidRecord("$", "contains an unpaired surrogate escape", "not_json")
-    return None
-
-
-def _utf8_ok(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _stdlib_loads(raw: bytes | str) -> Any:
-    """Numbers beyond a double (1e400, 400-digit integers) are valid JSON that orjson refuses."""
-    try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        doc = json.loads(
-            text, parse_float=_big_float, parse_int=_big_int, parse_constant=_no_constant
-        )
-    except RecursionError:
-        raise InvalidRecord("$", f"is nested deeper than {MAX_DEPTH} levels", "too_deep") from None
-    except (ValueError, TypeError, UnicodeError, OverflowError, MemoryError):
-        raise InvalidRecord("$", "is not valid JSON", "not_json") from None
-    if isinstance(doc, dict):
-        problem = _tree_problem(doc, True)
-        if problem is not None:
-            raise problem
-    return doc
-
-
-def _decode_error(raw: bytes | str, exc: orjson.JSONDecodeError) -> Any:
-    message = str(exc)
-    if "infinity" in message:
-        return _stdlib_loads(raw)
-    if "depth" in message:
-        raise InvalidRecord("$", f"is nested deeper than {MAX_DEPTH} levels", "too_deep") from None
-    if "UTF-8" in message or "surrogate" in message:
-        raise InvalidRecord("$", "is not valid UTF-8 JSON text", "not_json") from None
-    where = f" (line {exc.lineno}, column {exc.colno})" if exc.lineno else ""
-    raise InvalidRecord("$", f"is not valid JSON{where}", "not_json") from None
-
-
-def load_object(
-    raw: bytes | bytearray | memoryview | str | dict[str, Any],
-    max_bytes: int = 65536,
-    *,
-    check_depth: bool = False,
-) -> dict[str, Any]:
-    """Parse one JSON document and insist that it is an object.
-
-    A dict is accepted as already parsed, but checked for what JSON text could
-    not contain (non-string keys, cycles, depth).  Parsed text is only checked
-    for depth when ``check_depth`` is set: :func:`parse_event` finds depth more
-    cheaply itself.  Raises only InvalidRecord.
-    """
-    if isinstance(raw, dict):
-        problem = _tree_problem(raw, False)
-        if problem is not None:
-            raise problem
-        return raw
-    if isinstance(raw, (bytearray, memoryview)):
-        try:
-            raw = bytes(raw)
-        except (TypeError, ValueError, BufferError):
-            raise InvalidRecord("$", "must be JSON text or an object", "not_json") from None
-    if isinstance(raw, str):
-        size = len(raw)
-        if max_bytes < size * 4 and size <= max_bytes:
-            size = len(raw.encode("utf-8", "surrogatepass"))
-    elif isinstance(raw, bytes):
-        size = len(raw)
-    else:
-        raise InvalidRecord("$", "must be JSON text or an object", "not_json")
-    if size > max_bytes:
-        raise InvalidRecord("$", f"is larger than {max_bytes} bytes", "too_large")
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        doc = _decode_error(raw, exc)
-    if not isinstance(doc, dict):
-        raise InvalidRecord("$", "must be a JSON object", "not_object")
-    if check_depth and _deeper_than(doc, MAX_DEPTH):
-        raise InvalidRecord("$", f"is nested deeper than {MAX_DEPTH} levels", "too_deep")
-    return doc
-
-
-# --------------------------------------------------------------------------
-# timestamps
-
-
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_PREFIX_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2})")
-_CACHE_LIMIT = 100_000
-# "YYYY-MM-DDTHH" -> epoch seconds of that hour as if it were UTC; only valid ones.
-_HOUR_BASE: dict[str, float] = {}
-# ":MM:SS" -> seconds into the hour; second 60 is a leap second.
-_MIN_SEC: dict[str, int] = {
-    f":{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(61)
-}
-# "Z" or "+HH:MM" -> seconds east of UTC.
-_OFFSETS: dict[str, int] = {"Z": 0, "z": 0}
-for _h in range(24):
-    for _m in range(60):
-        _OFFSETS[f"+{_h:02d}:{_m:02d}"] = _h * 3600 + _m * 60
-        _OFFSETS[f"-{_h:02d}:{_m:02d}"] = -(_h * 3600 + _m * 60)
-del _h, _m
-_DIGITS = "0123456789"
-
-
-def _hour_base(prefix: str) -> float | None:
-    m = _PREFIX_RE.fullmatch(prefix)
-    if m is None:
-        return None
-    year, month, day, hour = (int(g) for g in m.groups())
-    if hour > 23:
-        return None
-    try:
-        days = date(year, month, day).toordinal() - _EPOCH_ORDINAL
-    except ValueError:
-        return None
-    base = float(days * 86400 + hour * 3600)
-    if len(_HOUR_BASE) >= _CACHE_LIMIT:
-        _HOUR_BASE.clear()
-    _HOUR_BASE[prefix] = base
-    return base
-
-
-def parse_timestamp(value: str) -> float | None:
-    """RFC 3339 date-time with an offset -> epoch seconds, or None when it is not one.
-
-    Strict where ``datetime.fromisoformat`` is lenient (it takes dates alone,
-    missing offsets, ``+0800``), and accepts what it refuses (lowercase ``z``,
-    leap second 60).  Years start at 0001, as in the reference validators.
-    Cached per hour, so a stream of timestamps costs a few dict lookups each.
-    """
-    base = _HOUR_BASE.get(value[:13])
-    if base is None:
-        base = _hour_base(value[:13])
-        if base is None:
-            return None
-    into = _MIN_SEC.get(value[13:19])
-    if into is None:
-        return None
-    offset = _OFFSETS.get(value[19:])
-    if offset is not None:
-        return base + (into - offset)
-    tail = value[19:]
-    if tail[:1] != ".":
-        return None
-    rest = tail[1:].lstrip(_DIGITS)
-    digits = len(tail) - 1 - len(rest)
-    offset = _OFFSETS.get(rest)
-    if digits == 0 or offset is None:
-        return None
-    return base + (into - offset) + float(tail[: digits + 1])
-
-
-# --------------------------------------------------------------------------
 # field checks (only reached on the unhappy or unusual path)
 
 
@@ -384,20 +174,6 @@ def _extra(doc: dict[str, Any], known: frozenset[str], prefix: str, depth: int) 
                 raise InvalidRecord(prefix + k, f"must be {_EXPECTED[k]}, not null", "wrong_type")
         elif isinstance(v, (dict, list)) and _deeper_than(v, MAX_DEPTH - depth + 1):
             raise InvalidRecord("$", f"is nested deeper than {MAX_DEPTH} levels", "too_deep")
-
-
-def _deeper_than(root: Any, limit: int) -> bool:
-    """Whether ``root`` (a container) nests more than ``limit`` levels, itself included."""
-    stack: list[tuple[Any, int]] = [(root, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, depth = pop()
-        if depth > limit:
-            return True
-        for v in node.values() if isinstance(node, dict) else node:
-            if isinstance(v, (dict, list)):
-                push((v, depth + 1))
-    return False
 
 
 def _key_path(name: str, key: str) -> str:
