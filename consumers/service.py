@@ -47,9 +47,9 @@ from consumers.metrics import (
 )
 from consumers.records import OutRecord, action_record, dead_letter
 from consumers.topics import ensure_topics
-from detector.audit.trail import ACTION as AUDIT_ACTION
-from detector.audit.trail import COMMAND as AUDIT_COMMAND
-from detector.audit.trail import AuditLog
+from detector.audit import ACTION as AUDIT_ACTION
+from detector.audit import COMMAND as AUDIT_COMMAND
+from detector.audit import AuditLog
 from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from detector.audit.trail import Anchor, load_anchors, verify
+from detector.audit import Anchor, load_anchors, verify
 
 
 def add_parser(subparsers: Any) -> None:

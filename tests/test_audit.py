@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector.audit.trail import GENESIS, AuditError, AuditLog, Problem, load_anchors, verify
+from detector.audit import GENESIS, AuditError, AuditLog, Problem, load_anchors, verify
 from detector.cli import main
 from detector.replay import load_directory, replay
 from detector.settings import load_settings
