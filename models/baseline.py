@@ -13,19 +13,19 @@ import math
 from array import array
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from river import base, stats
+from river import stats
 
 from models.stats import (
     DistinctCounter,
     EWStat,
-    HourProfile,
     PacedCounter,
     RecentSet,
     WindowSum,
     stable_hash,
 )
+from models.volume import PEAK_KEYS, ClosedPeriods, VolumeBaseline, all_slots
 
 # Learning rates.  Own baselines forget in about 20 observations; the anchor
 # remembers about 100 and, once settled, moves by at most ``ANCHOR_RISE`` (log
@@ -34,106 +34,10 @@ OWN_ALPHA = 0.05
 ANCHOR_ALPHA = 0.01
 ANCHOR_RISE = 0.006
 PEER_ALPHA = 0.01
-_PEAK_KEYS = ("rows", "rows_1h", "rows_24h")
 PEAK_MEMORY = 30 * 86400.0  # seconds for a peak to fade to 1/e of its height
 MAX_TERRITORIES = 12
 
-VOLUME_KEYS = (
-    "rows", "rows_1h", "rows_24h", "actions_24h", "distinct_viewed_1h", "distinct_viewed_10m"
-)
-
-
-class ClosedPeriods(NamedTuple):
-    """The local hour and day a data-out event closed, with what they moved.
-
-    A total is None when there is nothing to learn from it (nothing moved out,
-    or an alert was raised in it).
-    """
-
-    day: int  # the local day that was current until this event
-    hour_total: float | None
-    day_total: float | None
-    day_actions: int | None
-
-
-def _volume_stats(alpha: float) -> tuple[EWStat, EWStat, EWStat, EWStat]:
-    return (EWStat(alpha), EWStat(alpha), EWStat(alpha), EWStat(alpha))
-
-
-class _VolumeBaseline(base.AnomalyDetector):
-    """Shared learning and scoring of the four volume quantities.
-
-    ``rows`` is learned per data-out action; ``rows_1h`` and ``rows_24h`` per
-    completed local hour and day with any data out; ``distinct_viewed_1h`` and
-    ``distinct_viewed_10m`` per completed hour and ten minutes with views.
-    Learning finished periods (rather than the running sum at each action) is
-    what lets chunked exports add up: a running sum learned chunk by chunk
-    would teach itself the ramp.
-    """
-
-    __slots__ = (
-        "actions_24h", "first_ts", "hours", "rows", "rows_1h", "rows_24h", "views", "views_10m"
-    )
-
-    k: float = 2.5
-
-    def __init__(self, alpha: float) -> None:
-        self.rows, self.rows_1h, self.rows_24h, self.views = _volume_stats(alpha)
-        # Data-out actions per active day: chunking shows as many small exports.
-        self.actions_24h = EWStat(alpha)
-        # Distinct customers viewed per ten minutes: the pace of browsing, which
-        # shows a harvest long before the hour's total does.
-        self.views_10m = EWStat(alpha)
-        self.hours = HourProfile()
-        self.first_ts = math.nan
-
-    def stat(self, key: str) -> EWStat:
-        if key == "rows":
-            return self.rows
-        if key == "rows_24h":
-            return self.rows_24h
-        if key == "rows_1h":
-            return self.rows_1h
-        if key == "actions_24h":
-            return self.actions_24h
-        if key == "distinct_viewed_10m":
-            return self.views_10m
-        return self.views
-
-    def seen_days(self, ts: float) -> float:
-        """Days of history behind this baseline: a baseline that has only seen one
-        Tuesday knows nothing about Fridays, however many events it holds."""
-        return 0.0 if math.isnan(self.first_ts) else (ts - self.first_ts) / 86400.0
-
-    def start(self, ts: float) -> None:
-        """Date the baseline's history from ``ts``, unless it is dated already."""
-        if math.isnan(self.first_ts):
-            self.first_ts = ts
-
-    def learn_one(self, x: dict[Hashable, Any]) -> None:
-        # ``small``: a single file or short print, kept out of the per-action band.
-        small = x.get("small", False)
-        for key in VOLUME_KEYS:
-            v = x.get(key)
-            if v is not None and not (small and key == "rows"):
-                self.stat(key).update(math.log1p(v))
-        ts = x.get("ts")
-        if ts is not None and math.isnan(self.first_ts):
-            self.first_ts = float(ts)
-
-    def score_one(self, x: dict[Hashable, Any]) -> float:
-        """Doublings above the top of the usual range, worst quantity (0 = usual)."""
-        worst = 0.0
-        for key in VOLUME_KEYS:
-            v = x.get(key)
-            st = self.stat(key)
-            if v is None or st.n == 0:
-                continue
-            worst = max(worst, (math.log1p(v) - st.band(self.k)) / math.log(2))
-        return worst
-
-
-class PeerBaseline(_VolumeBaseline):
+class PeerBaseline(VolumeBaseline):
     """What a peer group (or everyone) usually does, for cold starts and context.
 
     It also tracks who in the group moved unusually much data today, so that a
@@ -149,7 +53,7 @@ class PeerBaseline(_VolumeBaseline):
         super().__init__(alpha)
         # What the busiest 1% of the group's actions, hours and days move
         # (log1p rows): the ceiling of "normal for this job".
-        self.q99 = {key: stats.Quantile(0.99) for key in _PEAK_KEYS}
+        self.q99 = {key: stats.Quantile(0.99) for key in PEAK_KEYS}
         # Member -> time of their last data-out / last unusually large data-out.
         self.exporters: dict[str, float] = {}
         self.elevated: dict[str, float] = {}
@@ -160,7 +64,7 @@ class PeerBaseline(_VolumeBaseline):
 
     def learn_one(self, x: dict[Hashable, Any]) -> None:
         super().learn_one(x)
-        for key in _PEAK_KEYS:
+        for key in PEAK_KEYS:
             v = x.get(key)
             if v is not None:
                 self.q99[key].update(math.log1p(v))
@@ -201,14 +105,14 @@ class PeerBaseline(_VolumeBaseline):
         return (0, others)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in _all_slots(type(self))}
+        return {s: getattr(self, s) for s in all_slots(type(self))}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             setattr(self, k, v)
 
 
-class EmployeeBaseline(_VolumeBaseline):
+class EmployeeBaseline(VolumeBaseline):
     """One employee's learned behaviour and the short windows scored against it."""
 
     __slots__ = (
@@ -469,7 +373,7 @@ class EmployeeBaseline(_VolumeBaseline):
     def learn_one(self, x: dict[Hashable, Any]) -> None:
         super().learn_one(x)
         ts = float(x.get("ts", 0.0))
-        for i, key in enumerate(_PEAK_KEYS):
+        for i, key in enumerate(PEAK_KEYS):
             raw = x.get(key)
             if raw is None:
                 continue
@@ -483,7 +387,7 @@ class EmployeeBaseline(_VolumeBaseline):
 
     def peak(self, key: str, ts: float) -> float:
         """The largest learned value, fading back to the mean over ``PEAK_MEMORY``."""
-        i = 2 * _PEAK_KEYS.index(key)
+        i = 2 * PEAK_KEYS.index(key)
         peak, seen = self.peaks[i], self.peaks[i + 1]
         mean = self.stat(key).mean
         if peak <= mean:
@@ -501,7 +405,7 @@ class EmployeeBaseline(_VolumeBaseline):
             b = min(b, self.anchor.band(k))
         elif key == "rows_24h" and self.anchor_24h.n:
             b = min(b, self.anchor_24h.band(k))
-        if ts is not None and key in _PEAK_KEYS:
+        if ts is not None and key in PEAK_KEYS:
             b = max(b, self.peak(key, ts))
         return b
 
@@ -524,7 +428,7 @@ class EmployeeBaseline(_VolumeBaseline):
         return sorted(t for t, c in self.terr.items() if c / total >= min_share)
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {s: getattr(self, s) for s in _all_slots(type(self))}
+        state = {s: getattr(self, s) for s in all_slots(type(self))}
         # job[0] names a directory record object of this process; only the job's
         # hash is learned.  Left out, a restored or copied baseline checks its
         # record afresh, and equal baselines pickle to equal bytes.
@@ -544,10 +448,3 @@ class Baselines:
     employees: dict[str, EmployeeBaseline]
     peers: dict[str, PeerBaseline]
     glob: PeerBaseline
-
-
-def _all_slots(cls: type) -> list[str]:
-    out: list[str] = []
-    for klass in cls.__mro__:
-        out.extend(getattr(klass, "__slots__", ()))
-    return out

@@ -4,11 +4,10 @@ Per-employee state must stay under a few kilobytes for 100,000 employees, so
 these keep only slots and small arrays, and hash identifiers with a stable
 CRC (Python's ``hash`` is salted per process and would make replays differ).
 
-Each statistic declares the protocol it follows (``Univariate``,
-``Windowed``, ``Counting``, ``Hourly``): ``update`` folds one observation in
-and returns the statistic, ``get`` reads the current value without changing
-anything.  Protocols rather than a base class, so the classes keep their
-``__slots__`` and stay a few dozen bytes each.
+Each statistic follows one of the protocols in ``models.protocols``
+(``Univariate``, ``Windowed``, ``Counting``, ``Hourly``): ``update`` folds
+one observation in and returns the statistic, ``get`` reads the current value
+without changing anything.
 """
 
 from __future__ import annotations
@@ -16,43 +15,7 @@ from __future__ import annotations
 import math
 import zlib
 from array import array
-from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
-
-
-@runtime_checkable
-class Univariate(Protocol):
-    """A statistic of a stream of numbers."""
-
-    def update(self, x: float, /) -> Self: ...
-
-    def get(self) -> float: ...
-
-
-@runtime_checkable
-class Windowed(Protocol):
-    """A statistic of amounts over time: ``update(ts, amount)``."""
-
-    def update(self, ts: float, amount: float, /) -> Self: ...
-
-    def get(self) -> float: ...
-
-
-@runtime_checkable
-class Counting(Protocol):
-    """A statistic of hashed items (customers, devices): ``update(item_hash)``."""
-
-    def update(self, item_hash: int, /) -> Self: ...
-
-    def get(self) -> float: ...
-
-
-@runtime_checkable
-class Hourly(Protocol):
-    """A statistic of active local hours: ``update(abs_hour, hour_of_week)``."""
-
-    def update(self, abs_hour: int, how: int, /) -> Self: ...
-
-    def get(self) -> int: ...
+from typing import Self
 
 # Smallest spread assumed for a log-volume baseline: a person who always
 # exports exactly 100 rows must not alert at 130.
@@ -458,23 +421,3 @@ class HourProfile:
         raw, self.active, self.last_hour = s
         self.bins = array("H")
         self.bins.frombytes(raw)
-
-
-# Each statistic and the protocol it follows (checked by mypy below, and by the
-# contract tests at run time).
-STATISTICS: dict[type, type] = {
-    EWStat: Univariate,
-    WindowSum: Windowed,
-    DistinctCounter: Counting,
-    PacedCounter: Counting,
-    RecentSet: Counting,
-    HourProfile: Hourly,
-}
-
-if TYPE_CHECKING:
-    _univariate: Univariate = EWStat()
-    _windowed: Windowed = WindowSum()
-    _distinct: Counting = DistinctCounter()
-    _paced: Counting = PacedCounter()
-    _recent: Counting = RecentSet()
-    _hourly: Hourly = HourProfile()

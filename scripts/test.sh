@@ -17,4 +17,5 @@ fi
 .venv/bin/python -m pip install -q -e ".[dev]"
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports
 .venv/bin/python -m pytest -q "$@"

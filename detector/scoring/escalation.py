@@ -12,8 +12,9 @@ from detector.scoring.observation import Observation
 from detector.scoring.signal import VERBS, BaseSignal, Case, n
 from detector.settings import ScoringSettings
 from detector.wire.actions import Reason
-from models.baseline import ClosedPeriods, EmployeeBaseline, PeerBaseline
+from models.baseline import EmployeeBaseline, PeerBaseline
 from models.stats import LOG_SD_FLOOR, EWStat
+from models.volume import ClosedPeriods
 
 CUSUM_STEP_CAP = 2.0
 

@@ -11,8 +11,9 @@ from detector.scoring.bands import LN2, band, basis
 from detector.scoring.observation import Observation
 from detector.scoring.signal import BaseSignal, Case, n
 from detector.wire.actions import Reason
-from models.baseline import ClosedPeriods, EmployeeBaseline, PeerBaseline
+from models.baseline import EmployeeBaseline, PeerBaseline
 from models.stats import stable_hash
+from models.volume import ClosedPeriods
 
 # The window over which browsing pace is measured.
 PACE_SECONDS = 600

@@ -23,7 +23,8 @@ from typing import ClassVar, Protocol
 from detector.scoring.observation import Observation
 from detector.settings import ScoringSettings
 from detector.wire.actions import Reason
-from models.baseline import ClosedPeriods, EmployeeBaseline, PeerBaseline
+from models.baseline import EmployeeBaseline, PeerBaseline
+from models.volume import ClosedPeriods
 
 
 @dataclass(slots=True)

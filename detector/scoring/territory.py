@@ -10,7 +10,8 @@ from detector.features import outside_share
 from detector.scoring.observation import Observation
 from detector.scoring.signal import BaseSignal, Case, n
 from detector.wire.actions import Reason
-from models.baseline import ClosedPeriods, EmployeeBaseline, PeerBaseline
+from models.baseline import EmployeeBaseline, PeerBaseline
+from models.volume import ClosedPeriods
 
 
 def own_territories(

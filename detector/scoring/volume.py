@@ -13,7 +13,8 @@ from detector.scoring.observation import Observation
 from detector.scoring.off_hours import odd_hours
 from detector.scoring.signal import VERBS, BaseSignal, Case, n
 from detector.wire.actions import Reason
-from models.baseline import ClosedPeriods, EmployeeBaseline, PeerBaseline
+from models.baseline import EmployeeBaseline, PeerBaseline
+from models.volume import ClosedPeriods
 
 _CODES = {"rows": "volume_action", "rows_1h": "volume_1h", "rows_24h": "volume_24h",
           "actions_24h": "chunked_exports"}
