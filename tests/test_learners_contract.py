@@ -6,10 +6,19 @@ import copy
 import math
 import pickle
 import random
+from datetime import datetime, timedelta
+from typing import Any
 
+import orjson
 import pytest
 
+from detector.directory import Directory, parse_employee
+from detector.engine import Engine
+from detector.scoring import SIGNALS, Case, Scorer
+from detector.settings import Settings
+from detector.wire.events import parse_event
 from models.baseline import EmployeeBaseline, PeerBaseline
+from models.protocols import STATISTICS, Counting, Hourly, Univariate, Windowed
 from models.stats import (
     DistinctCounter,
     EWStat,
@@ -19,6 +28,7 @@ from models.stats import (
     WindowSum,
     stable_hash,
 )
+from tests.worldkit import START, World, at, employee, team
 
 LEARNERS = [EmployeeBaseline, PeerBaseline]
 
@@ -185,3 +195,180 @@ def test_hour_profile_counts_active_hours_not_events() -> None:
     assert day < 0.15
     week_usual, day_usual = p.typicality(2 * 24 + 10)
     assert day_usual > 0.5 and week_usual > 0.5
+
+
+# -- every statistic: the checks River's check_estimator makes, for our protocols ---------
+
+def _updates(proto: type, seed: int, n: int = 300) -> list[tuple[Any, ...]]:
+    """Arguments for ``update`` under each protocol, from a seeded generator."""
+    rng = random.Random(seed)
+    if proto is Univariate:
+        return [(rng.lognormvariate(3, 1),) for _ in range(n)]
+    if proto is Windowed:
+        return [(i * 97.0, rng.randint(1, 500)) for i in range(n)]
+    if proto is Counting:
+        return [(stable_hash(f"C-{rng.randrange(400)}"),) for _ in range(n)]
+    assert proto is Hourly
+    return [(h, h % 168) for h in sorted(rng.randrange(2000) for _ in range(n))]
+
+
+STATS = sorted(STATISTICS.items(), key=lambda kv: kv[0].__name__)
+
+
+@pytest.mark.parametrize(("cls", "proto"), STATS, ids=[c.__name__ for c, _ in STATS])
+def test_statistic_follows_its_protocol(cls: type, proto: type) -> None:
+    st = cls()
+    assert isinstance(st, proto)
+    assert not hasattr(st, "__dict__")  # slots only: per-employee state stays small
+    for args in _updates(proto, 1, 20):
+        assert st.update(*args) is st
+
+
+@pytest.mark.parametrize(("cls", "proto"), STATS, ids=[c.__name__ for c, _ in STATS])
+def test_statistic_pickle_round_trip_then_learns_identically(cls: type, proto: type) -> None:
+    st = cls()
+    stream = _updates(proto, 2, 350)
+    for args in stream[:300]:
+        st.update(*args)
+    clone = pickle.loads(pickle.dumps(st))
+    assert clone.get() == st.get()
+    for args in stream[300:]:
+        st.update(*args)
+        clone.update(*args)
+        assert clone.get() == st.get()
+    assert pickle.dumps(clone) == pickle.dumps(st)
+
+
+@pytest.mark.parametrize(("cls", "proto"), STATS, ids=[c.__name__ for c, _ in STATS])
+def test_statistic_copies_are_independent(cls: type, proto: type) -> None:
+    st = cls()
+    stream = _updates(proto, 4, 350)  # in time order: the copies learn what comes next
+    for args in stream[:300]:
+        st.update(*args)
+    before = pickle.dumps(st)
+    for copied in (pickle.loads(pickle.dumps(st)), copy.deepcopy(st)):
+        for args in stream[300:]:
+            copied.update(*args)
+        assert pickle.dumps(copied) != before
+    assert pickle.dumps(st) == before
+
+
+@pytest.mark.parametrize(("cls", "proto"), STATS, ids=[c.__name__ for c, _ in STATS])
+def test_statistic_get_changes_nothing(cls: type, proto: type) -> None:
+    st = cls()
+    for args in _updates(proto, 6):
+        st.update(*args)
+        before = pickle.dumps(st)
+        st.get()
+        assert pickle.dumps(st) == before
+
+
+# -- every signal ---------------------------------------------------------------
+
+# The reason codes are a published contract (README, "What it catches"; the action
+# schema): never reworded, a new meaning gets a new code.
+REASON_CODES = {
+    "unknown_employee", "status_change", "terminated_account", "account_on_leave",
+    "after_last_day", "notice_period", "volume_action", "volume_1h", "volume_24h",
+    "chunked_exports", "peer_surge", "volume_escalation", "out_of_territory", "off_hours",
+    "high_value_customers", "view_harvesting", "new_device", "new_country",
+    "impossible_travel",
+}
+
+
+def test_reason_codes_are_declared_once_and_stable() -> None:
+    signals = [make(Settings().scoring) for make in SIGNALS]
+    declared = [code for s in signals for code in s.codes]
+    assert len(declared) == len(set(declared))
+    assert set(declared) == REASON_CODES
+
+
+@pytest.mark.parametrize("make", SIGNALS, ids=[m.__name__ for m in SIGNALS])
+def test_signal_pickle_round_trip(make: Any) -> None:
+    signal = make(Settings().scoring)
+    clone = pickle.loads(pickle.dumps(signal))
+    assert type(clone) is type(signal) and clone.codes == signal.codes
+    assert clone.s == signal.s
+
+
+def _eventful_world() -> World:
+    """Ordinary weeks for a team, then one of each kind of trouble."""
+    w = World(11)
+    ids = team(w, n=5, days=30)
+    w.add(employee("E900", status="notice", updated=START + timedelta(days=20)))
+    w.workdays("E900", 0, 30)
+    w.add(employee("E901", status="terminated", updated=START + timedelta(days=25)))
+    w.workdays("E901", 0, 24)
+    w.event("E901", at(27, 10), "export", 300)
+    w.event(ids[0], at(31, 23), "export", 4000)  # off hours, large
+    w.event(ids[1], at(31, 11), "export", 900, {"FR-South": 900})  # out of territory
+    for i in range(6):  # chunks
+        w.event(ids[2], at(31, 10, 5 * i), "export", 400)
+    for i in range(120):  # a harvest
+        w.event(ids[3], at(31, 14) + timedelta(seconds=20 * i), "view",
+                customers=[{"id": f"H-{i}", "territory": "DE-North", "tier": "high"}])
+    w.event(ids[4], at(31, 9), "view")
+    w.event(ids[4], at(31, 9, 30), "view", device_id="dev-new",
+            geo={"country": "SG", "city": "Singapore", "lat": 1.35, "lon": 103.8})
+    w.event("E900", at(31, 15), "export", 2500, tiers={"high": 2000, "low": 500})
+    w.event("E999", at(31, 12), "export", 50)  # not in the directory
+    return w
+
+
+def test_assessing_never_changes_a_baseline_and_gives_only_declared_codes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: set[str] = set()
+    checked = [0]
+
+    def checking(signal: Any) -> Any:
+        assess = signal.assess
+
+        def wrapped(case: Case) -> None:
+            before = pickle.dumps((case.emp, case.peer, case.glob))
+            n = len(case.reasons)
+            assess(case)
+            assert pickle.dumps((case.emp, case.peer, case.glob)) == before, signal
+            for reason in case.reasons[n:]:
+                assert reason.code in signal.codes, (signal, reason.code)
+                seen.add(reason.code)
+            checked[0] += 1
+
+        return wrapped
+
+    original = Scorer.__init__
+
+    def init(self: Scorer, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        for signal in self.signals:
+            signal.assess = checking(signal)  # type: ignore[method-assign]
+
+    monkeypatch.setattr(Scorer, "__init__", init)
+    actions, _ = _eventful_world().run()
+    assert checked[0] > 1000
+    assert actions
+    # The world exercises most signals, so the check above was not vacuous.
+    assert {"terminated_account", "off_hours", "out_of_territory", "view_harvesting",
+            "impossible_travel", "notice_period"} <= seen
+
+
+def test_baselines_after_a_pickle_round_trip_decide_identically() -> None:
+    w = _eventful_world()
+    events = sorted(w.events, key=lambda e: datetime.fromisoformat(e["timestamp"]))
+    cut = len(events) // 2
+
+    def engine() -> Engine:
+        directory = Directory()
+        for rec in w.records:
+            directory.add(parse_employee(orjson.dumps(rec)))
+        return Engine(Settings(), directory, clock=lambda: 0.0)
+
+    plain, restored = engine(), engine()
+    out_plain, out_restored = [], []
+    for i, ev in enumerate(events):
+        if i == cut:
+            restored.adopt_baselines(pickle.loads(pickle.dumps(restored.export_baselines())))
+        parsed = parse_event(orjson.dumps(ev))
+        out_plain += [a.to_dict() for a in plain.process(parsed)]
+        out_restored += [a.to_dict() for a in restored.process(parsed)]
+    assert out_plain and out_plain == out_restored
