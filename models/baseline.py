@@ -25,6 +25,7 @@ from models.stats import (
     WindowSum,
     stable_hash,
 )
+from models.views import ViewHistory
 from models.volume import PEAK_KEYS, ClosedPeriods, VolumeBaseline, all_slots
 
 # Learning rates.  Own baselines forget in about 20 observations; the anchor
@@ -112,7 +113,7 @@ class PeerBaseline(VolumeBaseline):
             setattr(self, k, v)
 
 
-class EmployeeBaseline(VolumeBaseline):
+class EmployeeBaseline(VolumeBaseline, ViewHistory):
     """One employee's learned behaviour and the short windows scored against it."""
 
     __slots__ = (
@@ -295,29 +296,26 @@ class EmployeeBaseline(VolumeBaseline):
         """An alerted data-out: its hour and day are not learned."""
         self.flags |= self.HOUR_FLAGGED | self.DAY_FLAGGED
 
-    def flag_view_hour(self) -> None:
-        """An alerted view: its hour of views is not learned."""
-        self.viewed.flagged = True
+    def anchor_of(self, key: str) -> EWStat:
+        """The slow anchor of single exports (``rows``) or of daily totals (``rows_24h``)."""
+        return self.anchor if key == "rows" else self.anchor_24h
 
-    def close_view_hour(self, hour: int) -> tuple[float, float | None] | None:
-        """Start the hour of views ``hour``, learning the finished one unless flagged.
+    def rise(self) -> tuple[float, int, int, float]:
+        """The per-export rise: its sum, the separate days it grew on, the last day
+        it grew and what it gained that day."""
+        return self.cusum, self.cusum_days, self.cusum_day, self.cusum_gain
 
-        Returns what the peer group learns from it: the log1p of its distinct
-        customers and of its busiest ten minutes (None if it had none).
-        """
-        viewed = self.viewed
-        peak = self.viewed_10m.take_peak()
-        learned: tuple[float, float | None] | None = None
-        if viewed.period >= 0 and viewed.total and not viewed.flagged:
-            measure = math.log1p(viewed.measure())
-            self.views.update(measure)
-            peak_measure = None
-            if peak:
-                peak_measure = math.log1p(peak)
-                self.views_10m.update(peak_measure)
-            learned = (measure, peak_measure)
-        viewed.reset(hour)
-        return learned
+    def day_rise_so_far(self) -> tuple[float, int, float]:
+        """The daily rise up to yesterday, its rising days, and today's rows out."""
+        return self.day_rise, self.day_rise_days, self.day_rows
+
+    def maturity(self) -> tuple[int, float]:
+        """Events seen and the time of the first."""
+        return self.n_events, self.first_ts
+
+    def usual_outside_share(self, min_n: int = 3) -> float:
+        """The usual share of rows outside the territories (0 until ``min_n`` learned)."""
+        return self.oot.mean if self.oot.n >= min_n else 0.0
 
     def learn_identity(self, device: str | None, country: str | None, ip: str | None) -> None:
         if device is not None:

@@ -77,6 +77,18 @@ class VolumeBaseline(base.AnomalyDetector):
             return self.views_10m
         return self.views
 
+    def hour_profile(self) -> HourProfile:
+        """Active hours per hour of the week (read it; teach it with ``learn_hour``)."""
+        return self.hours
+
+    def learn_hour(self, abs_hour: int, how: int) -> bool:
+        """Count an activity; True when it opened a new active hour."""
+        return self.hours.add(abs_hour, how)
+
+    def count_hour(self, how: int) -> None:
+        """One member's new active hour (peer groups aggregate their members')."""
+        self.hours.bump(how)
+
     def seen_days(self, ts: float) -> float:
         """Days of history behind this baseline: a baseline that has only seen one
         Tuesday knows nothing about Fridays, however many events it holds."""

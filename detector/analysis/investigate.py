@@ -185,17 +185,18 @@ def judged_against(engine: Engine, ev: Event) -> Judged:
         own_hours = np.zeros((7, 24), dtype=np.int64)
         days = 0.0
     else:
-        own = _reference(emp.rows.n, emp.rows.mean, emp.band("rows", k, ev.ts))
-        own_hours = np.array(emp.hours.bins, dtype=np.int64).reshape(7, 24)
+        rows = emp.stat("rows")
+        own = _reference(rows.n, rows.mean, emp.band("rows", k, ev.ts))
+        own_hours = np.array(emp.hour_profile().bins, dtype=np.int64).reshape(7, 24)
         days = emp.seen_days(ev.ts)
     return Judged(
         employee_id=ev.employee_id,
         peer_group=rec.peer_group if rec is not None else None,
         how=how, rows=ev.record_count, data_out=ev.data_out,
         own_hours=own_hours,
-        peer_hours=np.array(peer.hours.bins, dtype=np.int64).reshape(7, 24),
+        peer_hours=np.array(peer.hour_profile().bins, dtype=np.int64).reshape(7, 24),
         own=own,
-        peer=_reference(peer.rows.n, peer.rows.mean, peer.rows.band(k)),
+        peer=_reference(peer.stat("rows").n, peer.stat("rows").mean, peer.stat("rows").band(k)),
         history_days=days,
     )
 

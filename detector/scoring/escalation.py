@@ -36,9 +36,10 @@ def rise_step(anchor: EWStat, value: float, allowance: float, day: int) -> float
 
 def day_step(s: ScoringSettings, emp: EmployeeBaseline, total: float, day: int) -> float:
     """One day's step of the daily rise: its total against the anchor of days."""
-    if emp.anchor_24h.n < s.escalation_min_active_days:
+    anchor = emp.anchor_of("rows_24h")
+    if anchor.n < s.escalation_min_active_days:
         return 0.0
-    return rise_step(emp.anchor_24h, total, s.day_rise_allowance, day)
+    return rise_step(anchor, total, s.day_rise_allowance, day)
 
 
 def bounds(s: ScoringSettings, rec: EmployeeRecord | None) -> tuple[float, int]:
@@ -77,26 +78,26 @@ class Escalation(BaseSignal):
     def _per_export(self, case: Case) -> None:
         s, obs, emp = self.s, case.obs, case.emp
         ev, rows = obs.ev, obs.rows
-        anchor = emp.anchor
+        anchor = emp.anchor_of("rows")
         if anchor.n < s.escalation_min_exports or emp.seen_days(ev.ts) < s.escalation_min_days:
             return
         step = rise_step(anchor, rows, s.cusum_allowance, obs.abs_hour // 24)
-        days_rising = emp.cusum_days
+        cusum, days_rising, last_day, last_gain = emp.rise()
         if step > 0:
             day = obs.abs_hour // 24
-            fresh_day = emp.cusum_day != day
-            gained = 0.0 if fresh_day else emp.cusum_gain
+            fresh_day = last_day != day
+            gained = 0.0 if fresh_day else last_gain
             step = min(step, max(0.0, s.cusum_daily_gain - gained))
             obs.cusum_gain = gained + step
             days_rising += fresh_day
-        obs.cusum = max(0.0, emp.cusum + step)
+        obs.cusum = max(0.0, cusum + step)
         obs.cusum_days = days_rising if obs.cusum > 0 else 0
         limit, min_days = bounds(s, obs.rec)
         # A rise over several separate days, not a few spikes in one or two
         # (which are the volume signal's business).
         if obs.cusum >= limit and rows >= s.min_rows and obs.cusum_days >= min_days:
             case.escalated = True
-            recent = math.expm1(emp.rows.mean)
+            recent = math.expm1(emp.stat("rows").mean)
             usual = math.expm1(anchor.mean)
             ratio = math.log1p(rows) - anchor.mean
             verb = VERBS.get(ev.action, ev.action)
@@ -116,13 +117,13 @@ class Escalation(BaseSignal):
         if (obs.rows < s.min_rows or case.escalated
                 or emp.seen_days(obs.ev.ts) < s.escalation_min_days):
             return
-        day_rows = emp.day_rows
+        so_far, rising_days, day_rows = emp.day_rise_so_far()
         step = day_step(s, emp, day_rows, obs.abs_hour // 24)
-        rise = max(0.0, emp.day_rise + step)
-        days = emp.day_rise_days + (step > 0) if rise > 0 else 0
+        rise = max(0.0, so_far + step)
+        days = rising_days + (step > 0) if rise > 0 else 0
         limit, min_days = bounds(s, obs.rec)
         if rise >= limit and days >= min_days:
-            usual = math.expm1(emp.anchor_24h.mean)
+            usual = math.expm1(emp.anchor_of("rows_24h").mean)
             case.add(Reason(
                 "volume_escalation",
                 f"daily data-out volume rising steadily: {n(day_rows)} rows today, "

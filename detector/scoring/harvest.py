@@ -12,7 +12,6 @@ from detector.scoring.observation import Observation
 from detector.scoring.signal import BaseSignal, Case, n
 from detector.wire.actions import Reason
 from models.baseline import EmployeeBaseline, PeerBaseline
-from models.stats import stable_hash
 from models.volume import ClosedPeriods
 
 # The window over which browsing pace is measured.
@@ -29,31 +28,12 @@ class Harvest(BaseSignal):
         ev = obs.ev
         if ev.action != "view":
             return
-        viewed, paced = emp.viewed, emp.viewed_10m
-        tenth = int(ev.ts // PACE_SECONDS)
-        if tenth != paced.period:
-            paced.roll(tenth)
-        hour = int(ev.ts // 3600)
-        if hour != viewed.period:
-            # Learn the finished hour's distinct customers and its busiest ten
-            # minutes, unless the hour was flagged.
-            finished = emp.close_view_hour(hour)
-            if finished is not None:
-                peer.learn_views(*finished)
-        if ev.customer_ids:
-            for cid in ev.customer_ids:
-                h = stable_hash(cid)
-                viewed.update(h)
-                paced.update(h)
-            obs.viewed = viewed.get()
-        else:
-            viewed.total += ev.record_count
-            paced.total += ev.record_count
-            obs.viewed = max(viewed.get(), float(viewed.total))
-        # The estimate barely exceeds the bits set while it is small, so most
-        # views are ruled out without computing it.
-        if paced.ones + paced.previous + 1 >= self.s.pace_min_distinct or not paced.ones:
-            obs.viewed_10m = paced.pace((ev.ts % PACE_SECONDS) / PACE_SECONDS)
+        obs.viewed, obs.viewed_10m, finished = emp.count_views(
+            ev.ts, ev.customer_ids, ev.record_count, PACE_SECONDS, self.s.pace_min_distinct)
+        if finished is not None:
+            # The finished hour's distinct customers and its busiest ten minutes,
+            # unless the hour was flagged.
+            peer.learn_views(*finished)
 
     def assess(self, case: Case) -> None:
         s, obs = self.s, case.obs

@@ -19,9 +19,10 @@ class NewDevice(BaseSignal):
 
     def assess(self, case: Case) -> None:
         s, ev, emp = self.s, case.obs.ev, case.emp
+        events, first_ts = emp.maturity()
         mature = (
-            emp.n_events >= s.identity_min_events
-            and ev.ts - emp.first_ts >= s.identity_min_days * 86400
+            events >= s.identity_min_events
+            and ev.ts - first_ts >= s.identity_min_days * 86400
         )
         if not mature:
             return

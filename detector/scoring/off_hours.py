@@ -35,9 +35,10 @@ def _odd_hours(s: ScoringSettings, obs: Observation, emp: EmployeeBaseline,
     )
     if by_dir is True:
         return None
-    profile = emp.hours if emp.hours.active >= s.profile_min_active_hours else None
-    if profile is None and peer.hours.active >= s.profile_min_active_hours * 4:
-        profile = peer.hours
+    own, peers = emp.hour_profile(), peer.hour_profile()
+    profile = own if own.active >= s.profile_min_active_hours else None
+    if profile is None and peers.active >= s.profile_min_active_hours * 4:
+        profile = peers
     rare_profile: bool | None = None
     if profile is not None:
         week, day = profile.typicality(obs.how)
@@ -49,7 +50,7 @@ def _odd_hours(s: ScoringSettings, obs: Observation, emp: EmployeeBaseline,
     if by_dir is False and rec is not None:
         parts.append("outside working hours" + hours_text(rec))
     if rare_profile:
-        parts.append("rare in own history" if profile is emp.hours else "rare for peers")
+        parts.append("rare in own history" if profile is own else "rare for peers")
     return when + ", " + " and ".join(parts)
 
 
@@ -83,7 +84,7 @@ class OffHours(BaseSignal):
               glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
         if suspicious:
             return
-        if emp.hours.add(obs.abs_hour, obs.how):  # a new active hour
-            peer.hours.bump(obs.how)
+        if emp.learn_hour(obs.abs_hour, obs.how):  # a new active hour
+            peer.count_hour(obs.how)
             if glob is not peer:
-                glob.hours.bump(obs.how)
+                glob.count_hour(obs.how)

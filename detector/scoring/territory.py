@@ -25,7 +25,7 @@ def own_territories(
         if rec.territories:
             return rec.territories
     usual = emp.usual_territories()
-    return usual if usual and emp.rows.n >= 5 else None
+    return usual if usual and emp.stat("rows").n >= 5 else None
 
 
 class Territory(BaseSignal):
@@ -49,7 +49,7 @@ class Territory(BaseSignal):
         rows = obs.rows
         if not obs.ev.data_out or obs.oot_share is None or rows < s.min_rows:
             return
-        usual_share = emp.oot.mean if emp.oot.n >= 3 else 0.0
+        usual_share = emp.usual_outside_share()
         base = max(usual_share, 0.1)
         excess_share = obs.oot_share - base
         if excess_share <= 0:

@@ -98,7 +98,7 @@ class Volume(BaseSignal):
                     best = (per * excess, key, q, top)
                     cold = is_cold
             # Own-only excess for the peer group's surge detector.
-            if emp.rows.n >= s.own_warmup:
+            if emp.stat("rows").n >= s.own_warmup:
                 obs.own_excess = (math.log1p(rows) - emp.band("rows", s.k_band)) / LN2
         case.cold = cold
         if best is None or best[0] <= 0:
