@@ -37,11 +37,11 @@ from river import anomaly, compose, preprocessing, stats
 from sklearn.ensemble import IsolationForest
 
 from detector.analysis.evaluation import GRACE_SECONDS, Evaluation
-from detector.directory import EmployeeRecord
 from detector.errors import InvalidRecord
 from detector.features import in_working_hours, local_clock
 from detector.replay import load_directory
 from detector.settings import DecisionSettings
+from detector.wire.employees import EmployeeRecord
 from detector.wire.events import ACTION_ORDER, DATA_OUT_ACTIONS, parse_event
 from detector.wire.jsonl import iter_lines
 from detector.wire.times import rfc3339

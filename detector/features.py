@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, tzinfo
 
-from detector.directory import EmployeeRecord
+from detector.wire.employees import EmployeeRecord
 from detector.wire.events import Event
 
 EARTH_RADIUS_KM = 6371.0088

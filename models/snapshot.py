@@ -31,13 +31,15 @@ _TAG = 32
 # Only modules that hold learned state; never one whose classes touch files or sockets.
 _MODULES = frozenset({
     "models.baseline", "models.stats", "detector.engine", "detector.scoring.observation",
-    "detector.decisions", "detector.wire.events", "detector.directory", "detector.wire.actions",
+    "detector.decisions", "detector.wire.events", "detector.wire.employees",
+    "detector.wire.actions",
 })
 # Modules whose classes moved: snapshots written before name the old module.
 _MOVED = {
     "detector.scoring": "detector.scoring.observation",
     "detector.events": "detector.wire.events",
     "detector.actions": "detector.wire.actions",
+    "detector.directory": "detector.wire.employees",
 }
 _STDLIB = {
     ("builtins", "set"),

@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
-from detector.directory import (
+from detector.errors import InvalidRecord
+from detector.features import in_working_hours, local_clock
+from detector.wire.employees import (
     DAYS,
     Directory,
     EmployeeRecord,
@@ -22,8 +24,6 @@ from detector.directory import (
     parse_employee,
     resolve_zone,
 )
-from detector.errors import InvalidRecord
-from detector.features import in_working_hours, local_clock
 from detector.wire.times import parse_timestamp
 from tests.contract import contract_file, drop, set_at
 

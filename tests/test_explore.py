@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from detector.analysis import explore
-from detector.directory import Directory, parse_employee
+from detector.wire.employees import Directory, parse_employee
 from tests.worldkit import START, World, at, employee
 
 

@@ -43,7 +43,7 @@ def _sorted_events(w: World) -> list[bytes]:
 
 
 def _engine(w: World) -> Engine:
-    from detector.directory import Directory, parse_employee
+    from detector.wire.employees import Directory, parse_employee
 
     d = Directory()
     for rec in w.records:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from datetime import date, timedelta
 
-from detector.directory import EmployeeRecord
 from detector.features import fmt_minute
+from detector.wire.employees import EmployeeRecord
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

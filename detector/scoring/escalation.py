@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from detector.directory import EmployeeRecord
 from detector.scoring.calendar import is_month_end
 from detector.scoring.observation import Observation
 from detector.scoring.signal import VERBS, BaseSignal, Case, n
 from detector.settings import ScoringSettings
 from detector.wire.actions import Reason
+from detector.wire.employees import EmployeeRecord
 from models.baseline import EmployeeBaseline, PeerBaseline
 from models.stats import LOG_SD_FLOOR, EWStat
 from models.volume import ClosedPeriods

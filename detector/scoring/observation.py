@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from detector.directory import EmployeeRecord
 from detector.wire.actions import Reason
+from detector.wire.employees import EmployeeRecord
 from detector.wire.events import Event
 
 

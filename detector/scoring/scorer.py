@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from detector.directory import EmployeeRecord
 from detector.features import local_clock
 from detector.scoring.customer_value import CustomerValue
 from detector.scoring.escalation import Escalation
@@ -29,6 +28,7 @@ from detector.scoring.territory import Territory
 from detector.scoring.travel import Travel, place
 from detector.scoring.volume import PeerSurge, Volume, learn_closed, note_elevated
 from detector.settings import ScoringSettings
+from detector.wire.employees import EmployeeRecord
 from detector.wire.events import Event
 from models.baseline import EmployeeBaseline, PeerBaseline
 from models.stats import stable_hash

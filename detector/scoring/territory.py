@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from detector.directory import EmployeeRecord
 from detector.features import outside_share
 from detector.scoring.observation import Observation
 from detector.scoring.signal import BaseSignal, Case, n
 from detector.wire.actions import Reason
+from detector.wire.employees import EmployeeRecord
 from models.baseline import EmployeeBaseline, PeerBaseline
 from models.volume import ClosedPeriods
 
