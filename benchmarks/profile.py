@@ -23,11 +23,11 @@ from typing import Any
 import detector.replay as replay_module
 from benchmarks.common import ROOT, world
 from detector.decisions import IncidentBook
+from detector.directory import Directory
 from detector.engine import Engine
 from detector.replay import load_directory, replay
 from detector.scoring import Scorer
 from detector.settings import Settings
-from detector.wire.employees import Directory
 from detector.wire.jsonl import iter_lines
 
 SEED = 9404

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from kafka import KafkaConsumer, TopicPartition
 
 from consumers.kafka_options import consumer_options
+from detector.directory import Directory
 from detector.errors import InvalidRecord
 from detector.settings import Settings
-from detector.wire.employees import Directory, parse_employee
+from detector.wire.employees import parse_employee
 
 log = logging.getLogger("insider.directory")
 

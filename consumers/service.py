@@ -50,12 +50,12 @@ from consumers.topics import ensure_topics
 from detector.audit import ACTION as AUDIT_ACTION
 from detector.audit import COMMAND as AUDIT_COMMAND
 from detector.audit import AuditLog
+from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
 from detector.settings import Settings, read_secret
 from detector.wire.actions import Action
 from detector.wire.commands import FALSE_POSITIVE, parse_command
-from detector.wire.employees import Directory
 from detector.wire.events import parse_event
 from detector.wire.times import rfc3339
 from models.bundle import BundleError

@@ -22,12 +22,12 @@ import orjson
 
 from detector import bundles
 from detector.analysis.evaluation import Evaluation, evaluate
+from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import DetectorError, InvalidRecord
 from detector.partitioning import partition_for
 from detector.replay import _Progress, load_directory
 from detector.settings import Settings, load_settings
-from detector.wire.employees import Directory
 from detector.wire.events import parse_event
 from detector.wire.jsonl import iter_lines
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from detector import __version__
+from detector.directory import Directory
 from detector.engine import Engine
 from detector.settings import Settings, read_secret
-from detector.wire.employees import Directory
 from models.baseline import Baselines
 from models.bundle import (
     DEFAULT_PUBLISH_DIR,

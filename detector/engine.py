@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detector.decisions import IncidentBook, Trigger
+from detector.directory import Directory
 from detector.scoring import Assessment, Observation, Scorer, score_of
 from detector.settings import DecisionSettings, Settings
 from detector.wire.actions import Action, derive_id
-from detector.wire.employees import Directory, EmployeeRecord
+from detector.wire.employees import EmployeeRecord
 from detector.wire.events import Event
 from models.baseline import Baselines, EmployeeBaseline, PeerBaseline
 

@@ -14,11 +14,12 @@ from typing import IO, Any
 
 import orjson
 
+from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
 from detector.partitioning import partition_for
 from detector.settings import Settings
-from detector.wire.employees import Directory, parse_employee
+from detector.wire.employees import parse_employee
 from detector.wire.events import parse_event
 from detector.wire.jsonl import iter_lines
 

@@ -17,13 +17,13 @@ import pytest
 from consumers.cli import main
 from detector import bundles
 from detector.analysis.evaluation import evaluate
+from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
 from detector.partitioning import partition_for
 from detector.replay import load_directory, replay
 from detector.settings import Settings
 from detector.wire.actions import Action
-from detector.wire.employees import Directory
 from detector.wire.events import Event, parse_event
 from detector.wire.jsonl import iter_lines
 from models import snapshot

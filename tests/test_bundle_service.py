@@ -28,10 +28,10 @@ from consumers import logs
 from consumers.broker import EmbeddedBroker
 from consumers.service import Service
 from detector import bundles
+from detector.directory import Directory
 from detector.partitioning import partition_for
 from detector.replay import load_directory, replay
 from detector.settings import DecisionSettings, Settings
-from detector.wire.employees import Directory
 from detector.wire.events import parse_event
 from detector.wire.jsonl import iter_lines
 from models.bundle import BundleError

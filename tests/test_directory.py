@@ -13,17 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
+from detector.directory import Directory, load_jsonl
 from detector.errors import InvalidRecord
 from detector.features import in_working_hours, local_clock
-from detector.wire.employees import (
-    DAYS,
-    Directory,
-    EmployeeRecord,
-    load_jsonl,
-    parse_date,
-    parse_employee,
-    resolve_zone,
-)
+from detector.wire.employees import DAYS, EmployeeRecord, parse_date, parse_employee, resolve_zone
 from detector.wire.times import parse_timestamp
 from tests.contract import contract_file, drop, set_at
 

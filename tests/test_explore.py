@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from detector.analysis import explore
-from detector.wire.employees import Directory, parse_employee
+from detector.directory import Directory
+from detector.wire.employees import parse_employee
 from tests.worldkit import START, World, at, employee
 
 

@@ -37,11 +37,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from detector.directory import Directory
 from detector.errors import InvalidRecord
 from detector.replay import load_directory, replay
 from detector.settings import Settings
 from detector.wire.commands import FALSE_POSITIVE, KINDS, Command, parse_command
-from detector.wire.employees import STATUSES, Directory, EmployeeRecord, parse_employee
+from detector.wire.employees import STATUSES, EmployeeRecord, parse_employee
 from detector.wire.events import ACTIONS, DATA_OUT_ACTIONS, MAX_COUNT, Event, parse_event
 from detector.wire.jsonl import iter_lines
 from tests.contract import contract_file

@@ -9,8 +9,9 @@ import orjson
 import pytest
 
 from detector.analysis import investigate
+from detector.directory import Directory
 from detector.settings import Settings
-from detector.wire.employees import Directory, parse_employee
+from detector.wire.employees import parse_employee
 from detector.wire.events import Event, parse_event
 from tests.worldkit import World, at, team
 

@@ -12,10 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
+from detector.directory import Directory
 from detector.engine import Engine
 from detector.scoring import SIGNALS, Case, Scorer
 from detector.settings import Settings
-from detector.wire.employees import Directory, parse_employee
+from detector.wire.employees import parse_employee
 from detector.wire.events import parse_event
 from models.baseline import EmployeeBaseline, PeerBaseline
 from models.protocols import STATISTICS, Counting, Hourly, Univariate, Windowed

@@ -43,7 +43,8 @@ def _sorted_events(w: World) -> list[bytes]:
 
 
 def _engine(w: World) -> Engine:
-    from detector.wire.employees import Directory, parse_employee
+    from detector.directory import Directory
+    from detector.wire.employees import parse_employee
 
     d = Directory()
     for rec in w.records:

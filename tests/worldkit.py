@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from detector.directory import Directory
 from detector.engine import Engine
 from detector.settings import Settings
 from detector.wire.actions import Action
-from detector.wire.employees import Directory, parse_employee
+from detector.wire.employees import parse_employee
 from detector.wire.events import parse_event
 
 START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday

@@ -15,9 +15,9 @@ from typing import Literal
 
 import numpy as np
 
+from detector.directory import Directory
 from detector.errors import InvalidRecord
 from detector.features import local_clock
-from detector.wire.employees import Directory
 from detector.wire.events import Event, parse_event
 
 GroupBy = Literal["role", "peer_group"]

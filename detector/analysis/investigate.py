@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from detector.directory import Directory
 from detector.engine import Engine
 from detector.features import local_clock
 from detector.settings import Settings
 from detector.wire.actions import ALERT, FREEZE, RELEASE
-from detector.wire.employees import Directory
 from detector.wire.events import Event
 
 ActionDoc = Mapping[str, Any]  # an action as published (``Action.to_dict``)
