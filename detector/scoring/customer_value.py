@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from detector.features import high_tier_share
-from detector.scoring.signal import BaseSignal, Case, n
+from detector.scoring.signal import DATA_OUT, BaseSignal, Case, n
 from detector.wire.actions import Reason
 
 
@@ -13,6 +13,7 @@ class CustomerValue(BaseSignal):
     """Points only when data-out signals before it gave some."""
 
     codes: ClassVar[tuple[str, ...]] = ("high_value_customers",)
+    assesses = frozenset({DATA_OUT})
 
     def assess(self, case: Case) -> None:
         ev = case.obs.ev

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from detector.scoring.calendar import is_month_end
 from detector.scoring.observation import Observation
-from detector.scoring.signal import VERBS, BaseSignal, Case, n
+from detector.scoring.signal import DATA_OUT, VERBS, BaseSignal, Case, n
 from detector.settings import ScoringSettings
 from detector.wire.actions import Reason
 from detector.wire.employees import EmployeeRecord
@@ -62,6 +62,8 @@ class Escalation(BaseSignal):
     build over several separate days; a reported rise starts afresh."""
 
     codes: ClassVar[tuple[str, ...]] = ("volume_escalation",)
+    # Any alert resets the rises, so learning concerns every event.
+    observes = assesses = frozenset({DATA_OUT})
 
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from detector.scoring.bands import LN2, band, basis
 from detector.scoring.observation import Observation
-from detector.scoring.signal import BaseSignal, Case, n
+from detector.scoring.signal import VIEW, BaseSignal, Case, n
 from detector.wire.actions import Reason
 from models.baseline import EmployeeBaseline, PeerBaseline
 from models.volume import ClosedPeriods
@@ -22,6 +22,7 @@ class Harvest(BaseSignal):
     """Breadth and pace of viewing, against the usual hour and ten minutes."""
 
     codes: ClassVar[tuple[str, ...]] = ("view_harvesting",)
+    observes = assesses = learns = frozenset({VIEW})
 
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:

@@ -9,7 +9,7 @@ from typing import ClassVar
 from detector.features import fmt_minute, in_working_hours, minutes_outside
 from detector.scoring.calendar import DAY_NAMES, hours_text
 from detector.scoring.observation import Observation
-from detector.scoring.signal import VERBS, BaseSignal, Case, n
+from detector.scoring.signal import DATA_OUT, VERBS, BaseSignal, Case, n
 from detector.settings import ScoringSettings
 from detector.wire.actions import Reason
 from models.baseline import EmployeeBaseline, PeerBaseline
@@ -59,6 +59,7 @@ class OffHours(BaseSignal):
     the export is sizeable; the dead of night weighs more than a late evening."""
 
     codes: ClassVar[tuple[str, ...]] = ("off_hours",)
+    assesses = frozenset({DATA_OUT})
 
     def assess(self, case: Case) -> None:
         obs = case.obs

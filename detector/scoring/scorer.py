@@ -22,7 +22,7 @@ from detector.scoring.harvest import Harvest
 from detector.scoring.identity import NewDevice
 from detector.scoring.observation import Assessment, Observation, score_of
 from detector.scoring.off_hours import OffHours
-from detector.scoring.signal import BaseSignal, Case, Signal
+from detector.scoring.signal import KINDS, BaseSignal, Case, Signal, kind_of
 from detector.scoring.status import AccountStatus, Notice
 from detector.scoring.territory import Territory
 from detector.scoring.travel import Travel, place
@@ -50,8 +50,14 @@ SIGNALS: tuple[Callable[[ScoringSettings], Signal], ...] = (
 )
 
 
-def _overrides(signal: Signal, stage: str) -> bool:
-    return getattr(type(signal), stage) is not getattr(BaseSignal, stage)
+def _staged(signals: tuple[Signal, ...], stage: str, kinds: str) -> dict[str, tuple[Signal, ...]]:
+    """Per kind of event, the signals whose ``stage`` is implemented and concerns it."""
+    return {
+        kind: tuple(x for x in signals
+                    if getattr(type(x), stage) is not getattr(BaseSignal, stage)
+                    and kind in getattr(x, kinds))
+        for kind in KINDS
+    }
 
 
 class Scorer:
@@ -61,10 +67,11 @@ class Scorer:
                  signals: tuple[Callable[[ScoringSettings], Signal], ...] = SIGNALS) -> None:
         self.s = s
         self.signals: tuple[Signal, ...] = tuple(make(s) for make in signals)
-        # Only the stages a signal implements are called on the hot path.
-        self._observers = tuple(x for x in self.signals if _overrides(x, "observe"))
-        self._assessors = tuple(x for x in self.signals if _overrides(x, "assess"))
-        self._learners = tuple(x for x in self.signals if _overrides(x, "learn"))
+        # Only the stages a signal implements, for the events they concern, are
+        # called on the hot path.
+        self._observers = _staged(self.signals, "observe", "observes")
+        self._assessors = _staged(self.signals, "assess", "assesses")
+        self._learners = _staged(self.signals, "learn", "learns")
 
     def observe(
         self,
@@ -83,7 +90,7 @@ class Scorer:
             ))
         obs = Observation(ev, rec, abs_hour, how, minute)
         closed = emp.close(abs_hour) if ev.data_out else None
-        for signal in self._observers:
+        for signal in self._observers[kind_of(obs)]:
             signal.observe(obs, emp, peer, glob, closed)
         if closed is not None:
             learn_closed(closed, ev.ts, emp, peer, glob)
@@ -98,7 +105,7 @@ class Scorer:
     ) -> Assessment:
         """Every signal's reasons, strongest first; changes no baseline."""
         case = Case(self.s, obs, emp, peer, glob)
-        for signal in self._assessors:
+        for signal in self._assessors[kind_of(obs)]:
             signal.assess(case)
         reasons = case.reasons
         reasons.sort(key=lambda r: -r.points)
@@ -129,7 +136,7 @@ class Scorer:
         if emp.note_event(ev.ts, geo, counted):  # the employee's first event
             peer.start(ev.ts)
             glob.start(ev.ts)
-        for signal in self._learners:
+        for signal in self._learners[kind_of(obs)]:
             signal.learn(obs, emp, peer, glob, suspicious, cold)
 
     def note_elevated(self, obs: Observation, peer: PeerBaseline) -> None:

@@ -11,8 +11,10 @@ each event the ``Scorer`` calls, in the order signals are registered:
   that raised an alert (``suspicious``) teaches only facts; one judged against
   the peer group (``cold``) may still teach the employee's own baseline.
 
-Signals that need nothing at one of the stages inherit ``BaseSignal``'s no-op;
-the ``Scorer`` skips those.
+Signals that need nothing at one of the stages inherit ``BaseSignal``'s no-op,
+and each stage names the kinds of event it concerns (``DATA_OUT``, ``VIEW``,
+``OTHER``); the ``Scorer`` calls a stage only where both say so, which keeps
+the per-event cost of a signal to the events it is about.
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ from detector.settings import ScoringSettings
 from detector.wire.actions import Reason
 from models.baseline import EmployeeBaseline, PeerBaseline
 from models.volume import ClosedPeriods
+
+DATA_OUT, VIEW, OTHER = "data_out", "view", "other"
+KINDS = frozenset({DATA_OUT, VIEW, OTHER})
+
+
+def kind_of(obs: Observation) -> str:
+    """The kind of event, as stages name what they concern."""
+    ev = obs.ev
+    return DATA_OUT if ev.data_out else VIEW if ev.action == "view" else OTHER
 
 
 @dataclass(slots=True)
@@ -67,6 +78,10 @@ class Signal(Protocol):
     """One rule of evidence: measure, judge, learn."""
 
     codes: ClassVar[tuple[str, ...]]
+    # The kinds of event each stage concerns.
+    observes: ClassVar[frozenset[str]]
+    assesses: ClassVar[frozenset[str]]
+    learns: ClassVar[frozenset[str]]
 
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:
@@ -85,6 +100,9 @@ class BaseSignal:
     """No-op stages, for signals that need only some of them."""
 
     codes: ClassVar[tuple[str, ...]] = ()
+    observes: ClassVar[frozenset[str]] = KINDS
+    assesses: ClassVar[frozenset[str]] = KINDS
+    learns: ClassVar[frozenset[str]] = KINDS
 
     def __init__(self, s: ScoringSettings) -> None:
         self.s = s

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from detector.features import outside_share
 from detector.scoring.observation import Observation
-from detector.scoring.signal import BaseSignal, Case, n
+from detector.scoring.signal import DATA_OUT, BaseSignal, Case, n
 from detector.wire.actions import Reason
 from detector.wire.employees import EmployeeRecord
 from models.baseline import EmployeeBaseline, PeerBaseline
@@ -33,6 +33,7 @@ class Territory(BaseSignal):
     neighbour's accounts has less room to surprise."""
 
     codes: ClassVar[tuple[str, ...]] = ("out_of_territory",)
+    observes = assesses = learns = frozenset({DATA_OUT})
 
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:

@@ -11,7 +11,7 @@ from detector.scoring.bands import LN2, band, basis
 from detector.scoring.calendar import is_month_end
 from detector.scoring.observation import Observation
 from detector.scoring.off_hours import odd_hours
-from detector.scoring.signal import VERBS, BaseSignal, Case, n
+from detector.scoring.signal import DATA_OUT, VERBS, BaseSignal, Case, n
 from detector.wire.actions import Reason
 from models.baseline import EmployeeBaseline, PeerBaseline
 from models.volume import ClosedPeriods
@@ -45,6 +45,7 @@ class Volume(BaseSignal):
     """Doublings above the top of the usual range, in points, capped."""
 
     codes: ClassVar[tuple[str, ...]] = tuple(_CODES.values())
+    observes = assesses = learns = frozenset({DATA_OUT})
 
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:
@@ -160,6 +161,7 @@ class PeerSurge(BaseSignal):
     pattern (a month-end in finance), not a dozen insiders: volume points are cut."""
 
     codes: ClassVar[tuple[str, ...]] = ("peer_surge",)
+    assesses = frozenset({DATA_OUT})
 
     def assess(self, case: Case) -> None:
         if case.volume_points <= 0:
