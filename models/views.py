@@ -5,7 +5,6 @@ that teach what is usual."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 
 from models.stats import DistinctCounter, EWStat, PacedCounter, stable_hash
 
@@ -21,7 +20,7 @@ class ViewHistory:
     views_10m: EWStat
 
     def count_views(
-        self, ts: float, customer_ids: Iterable[str], record_count: int, pace_seconds: int,
+        self, ts: float, customer_ids: tuple[str, ...], record_count: int, pace_seconds: int,
         pace_floor: float,
     ) -> tuple[float, float, tuple[float, float | None] | None]:
         """Count one view event.
@@ -40,9 +39,8 @@ class ViewHistory:
         finished = None
         if hour != viewed.period:
             finished = self.close_view_hour(hour)
-        ids = tuple(customer_ids)
-        if ids:
-            for cid in ids:
+        if customer_ids:
+            for cid in customer_ids:
                 h = stable_hash(cid)
                 viewed.update(h)
                 paced.update(h)

@@ -62,8 +62,8 @@ class Escalation(BaseSignal):
     build over several separate days; a reported rise starts afresh."""
 
     codes: ClassVar[tuple[str, ...]] = ("volume_escalation",)
-    # Any alert resets the rises, so learning concerns every event.
-    observes = assesses = frozenset({DATA_OUT})
+    # Any alert resets the rises: refusing concerns every event.
+    observes = assesses = learns = frozenset({DATA_OUT})
 
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:
@@ -137,8 +137,9 @@ class Escalation(BaseSignal):
             ), data_out=True)
 
     def learn(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
-              glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
-        if suspicious:
-            emp.reset_rises()  # the rise has been reported; start counting afresh
-        elif obs.ev.data_out:
-            emp.commit_rise(obs.cusum, obs.cusum_days, obs.abs_hour // 24, obs.cusum_gain)
+              glob: PeerBaseline) -> None:
+        emp.commit_rise(obs.cusum, obs.cusum_days, obs.abs_hour // 24, obs.cusum_gain)
+
+    def refuse(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
+               glob: PeerBaseline, cold: bool) -> None:
+        emp.reset_rises()  # the rise has been reported; start counting afresh

@@ -22,7 +22,7 @@ class Harvest(BaseSignal):
     """Breadth and pace of viewing, against the usual hour and ten minutes."""
 
     codes: ClassVar[tuple[str, ...]] = ("view_harvesting",)
-    observes = assesses = learns = frozenset({VIEW})
+    observes = assesses = refuses = frozenset({VIEW})
 
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:
@@ -69,7 +69,7 @@ class Harvest(BaseSignal):
             details = {"distinct_customers_10m": round(q), "usual_max": round(usual)}
         case.add(Reason("view_harvesting", text, pts, details))
 
-    def learn(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
-              glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
-        if suspicious and not cold and obs.ev.action == "view":
+    def refuse(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
+               glob: PeerBaseline, cold: bool) -> None:
+        if not cold:
             emp.flag_view_hour()  # its hour is not learned

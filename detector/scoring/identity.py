@@ -35,6 +35,5 @@ class NewDevice(BaseSignal):
                             "before for this employee", pts, {"country": ev.country}))
 
     def learn(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
-              glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
-        if not suspicious:
-            emp.learn_identity(obs.ev.device_id, obs.ev.country, obs.ev.source_ip)
+              glob: PeerBaseline) -> None:
+        emp.learn_identity(obs.ev.device_id, obs.ev.country, obs.ev.source_ip)

@@ -82,9 +82,7 @@ class OffHours(BaseSignal):
                         {"local_time": fmt_minute(obs.minute)}), data_out=True)
 
     def learn(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
-              glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
-        if suspicious:
-            return
+              glob: PeerBaseline) -> None:
         if emp.learn_hour(obs.abs_hour, obs.how):  # a new active hour
             peer.count_hour(obs.how)
             if glob is not peer:

@@ -22,7 +22,7 @@ from detector.scoring.harvest import Harvest
 from detector.scoring.identity import NewDevice
 from detector.scoring.observation import Assessment, Observation, score_of
 from detector.scoring.off_hours import OffHours
-from detector.scoring.signal import KINDS, BaseSignal, Case, Signal, kind_of
+from detector.scoring.signal import DATA_OUT, KINDS, OTHER, VIEW, BaseSignal, Case, Signal
 from detector.scoring.status import AccountStatus, Notice
 from detector.scoring.territory import Territory
 from detector.scoring.travel import Travel, place
@@ -72,6 +72,7 @@ class Scorer:
         self._observers = _staged(self.signals, "observe", "observes")
         self._assessors = _staged(self.signals, "assess", "assesses")
         self._learners = _staged(self.signals, "learn", "learns")
+        self._refusers = _staged(self.signals, "refuse", "refuses")
 
     def observe(
         self,
@@ -90,7 +91,8 @@ class Scorer:
             ))
         obs = Observation(ev, rec, abs_hour, how, minute)
         closed = emp.close(abs_hour) if ev.data_out else None
-        for signal in self._observers[kind_of(obs)]:
+        kind = DATA_OUT if ev.data_out else VIEW if ev.action == "view" else OTHER
+        for signal in self._observers[kind]:
             signal.observe(obs, emp, peer, glob, closed)
         if closed is not None:
             learn_closed(closed, ev.ts, emp, peer, glob)
@@ -104,8 +106,10 @@ class Scorer:
         glob: PeerBaseline,
     ) -> Assessment:
         """Every signal's reasons, strongest first; changes no baseline."""
+        ev = obs.ev
+        kind = DATA_OUT if ev.data_out else VIEW if ev.action == "view" else OTHER
         case = Case(self.s, obs, emp, peer, glob)
-        for signal in self._assessors[kind_of(obs)]:
+        for signal in self._assessors[kind]:
             signal.assess(case)
         reasons = case.reasons
         reasons.sort(key=lambda r: -r.points)
@@ -136,8 +140,13 @@ class Scorer:
         if emp.note_event(ev.ts, geo, counted):  # the employee's first event
             peer.start(ev.ts)
             glob.start(ev.ts)
-        for signal in self._learners[kind_of(obs)]:
-            signal.learn(obs, emp, peer, glob, suspicious, cold)
+        kind = DATA_OUT if ev.data_out else VIEW if ev.action == "view" else OTHER
+        if suspicious:
+            for signal in self._refusers[kind]:
+                signal.refuse(obs, emp, peer, glob, cold)
+        else:
+            for signal in self._learners[kind]:
+                signal.learn(obs, emp, peer, glob)
 
     def note_elevated(self, obs: Observation, peer: PeerBaseline) -> None:
         """An alerted data-out still counts towards the peer group's surge detector."""

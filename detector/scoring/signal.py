@@ -7,9 +7,11 @@ each event the ``Scorer`` calls, in the order signals are registered:
   counters) and record them on the ``Observation``; before any scoring;
 * ``assess``: judge the ``Case`` against the baselines and append reasons
   with points; it must not change a baseline;
-* ``learn``: fold the event into what is usual, after the decision.  An event
-  that raised an alert (``suspicious``) teaches only facts; one judged against
-  the peer group (``cold``) may still teach the employee's own baseline.
+* ``learn``: fold an event that raised no alert into what is usual, after the
+  decision; ``refuse``: what an event that raised one does instead (it must
+  not teach what it was judged by: flag its period, reset a rise; one judged
+  against the peer group, ``cold``, may still teach the employee's own
+  baseline).
 
 Signals that need nothing at one of the stages inherit ``BaseSignal``'s no-op,
 and each stage names the kinds of event it concerns (``DATA_OUT``, ``VIEW``,
@@ -82,6 +84,7 @@ class Signal(Protocol):
     observes: ClassVar[frozenset[str]]
     assesses: ClassVar[frozenset[str]]
     learns: ClassVar[frozenset[str]]
+    refuses: ClassVar[frozenset[str]]
 
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:
@@ -92,8 +95,12 @@ class Signal(Protocol):
         """Append reasons for this event; never change a baseline."""
 
     def learn(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
-              glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
-        """Fold the event into the baselines this signal owns."""
+              glob: PeerBaseline) -> None:
+        """Fold an event that raised no alert into the baselines this signal owns."""
+
+    def refuse(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
+               glob: PeerBaseline, cold: bool) -> None:
+        """An event that raised an alert: keep it out of what is usual."""
 
 
 class BaseSignal:
@@ -103,6 +110,7 @@ class BaseSignal:
     observes: ClassVar[frozenset[str]] = KINDS
     assesses: ClassVar[frozenset[str]] = KINDS
     learns: ClassVar[frozenset[str]] = KINDS
+    refuses: ClassVar[frozenset[str]] = KINDS
 
     def __init__(self, s: ScoringSettings) -> None:
         self.s = s
@@ -115,7 +123,11 @@ class BaseSignal:
         return None
 
     def learn(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
-              glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
+              glob: PeerBaseline) -> None:
+        return None
+
+    def refuse(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
+               glob: PeerBaseline, cold: bool) -> None:
         return None
 
 

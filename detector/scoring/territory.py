@@ -74,10 +74,8 @@ class Territory(BaseSignal):
         case.territory_points = pts
 
     def learn(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
-              glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
+              glob: PeerBaseline) -> None:
         ev = obs.ev
-        if suspicious or not ev.data_out:
-            return
         if ev.territories:
             emp.learn_territories(ev.territories)
         if obs.oot_share is not None:

@@ -55,7 +55,7 @@ class Travel(BaseSignal):
             ))
 
     def learn(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
-              glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
+              glob: PeerBaseline) -> None:
         ev = obs.ev
-        if not suspicious and ev.lat is not None and ev.lon is not None:
+        if ev.lat is not None and ev.lon is not None:
             emp.learn_place(cell(ev.lat, ev.lon))

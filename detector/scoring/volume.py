@@ -45,7 +45,7 @@ class Volume(BaseSignal):
     """Doublings above the top of the usual range, in points, capped."""
 
     codes: ClassVar[tuple[str, ...]] = tuple(_CODES.values())
-    observes = assesses = learns = frozenset({DATA_OUT})
+    observes = assesses = learns = refuses = frozenset({DATA_OUT})
 
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:
@@ -135,25 +135,25 @@ class Volume(BaseSignal):
         case.volume_points = volume
 
     def learn(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
-              glob: PeerBaseline, suspicious: bool, cold: bool) -> None:
+              glob: PeerBaseline) -> None:
         ev = obs.ev
-        if not ev.data_out:
-            return
-        small = obs.rows < self.s.band_min_rows
-        if suspicious:
-            if not cold:
-                emp.flag_data_out()  # its hour and day are not learned either
-            else:
-                # Judged against the peer group, not this baseline: the employee's
-                # own baseline may learn it; the peer group's may not.
-                emp.learn_one({"rows": obs.rows, "ts": ev.ts, "small": small})
-            return
-        x: dict[Hashable, Any] = {"rows": obs.rows, "ts": ev.ts, "small": small}
+        x: dict[Hashable, Any] = {"rows": obs.rows, "ts": ev.ts,
+                                  "small": obs.rows < self.s.band_min_rows}
         emp.learn_one(x)
         peer.learn_one(x)
         if glob is not peer:
             glob.learn_one(x)
         peer.note_export(ev.employee_id, ev.ts, obs.own_excess is not None and obs.own_excess > 0)
+
+    def refuse(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
+               glob: PeerBaseline, cold: bool) -> None:
+        if not cold:
+            emp.flag_data_out()  # its hour and day are not learned either
+        else:
+            # Judged against the peer group, not this baseline: the employee's
+            # own baseline may learn it; the peer group's may not.
+            emp.learn_one({"rows": obs.rows, "ts": obs.ev.ts,
+                           "small": obs.rows < self.s.band_min_rows})
 
 
 class PeerSurge(BaseSignal):
