@@ -34,12 +34,6 @@ DATA_OUT, VIEW, OTHER = "data_out", "view", "other"
 KINDS = frozenset({DATA_OUT, VIEW, OTHER})
 
 
-def kind_of(obs: Observation) -> str:
-    """The kind of event, as stages name what they concern."""
-    ev = obs.ev
-    return DATA_OUT if ev.data_out else VIEW if ev.action == "view" else OTHER
-
-
 @dataclass(slots=True)
 class Case:
     """One event under assessment: what it measured, what it is judged against,
