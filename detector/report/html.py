@@ -63,7 +63,7 @@ def _counts(counts: Mapping[str, int] | None, most: int = 4) -> str:
     if counts is None:
         return "–"
     if not counts:
-        return "none"
+        return "not stated"
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     text = ", ".join(f"{escape(k)} {v:,}" for k, v in ranked[:most])
     rest = sum(v for _, v in ranked[most:])
