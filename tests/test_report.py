@@ -186,3 +186,16 @@ def test_no_customer_id_in_report_alerts_or_logs(
     leaked = [c for c in world.customer_ids
               if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", everything)]
     assert leaked == []
+
+
+def test_a_bad_published_head_is_named(world: ReportWorld, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    heads = tmp_path / "heads.jsonl"
+    raw = world.heads.read_bytes().splitlines()
+    doc = orjson.loads(raw[1])
+    doc["hash"] = "not-a-hash"
+    heads.write_bytes(b"\n".join([raw[0], orjson.dumps(doc), *raw[2:]]) + b"\n")
+    assert main(["report", "--actions", str(world.actions), "--audit-dir", str(world.audit_dir),
+                 "--audit-heads", str(heads), "--output", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "line 2" in err and "field hash" in err

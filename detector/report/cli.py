@@ -105,8 +105,9 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     heads: list[PublishedHead] = []
     sources: list[str] = []
     if args.bootstrap:
-        if args.actions:
-            raise ReportInputError("--actions and --bootstrap: give one source of actions")
+        if args.actions or args.audit_heads:
+            raise ReportInputError("--bootstrap reads the actions and the audit heads from the "
+                                   "topics: leave out --actions and --audit-heads")
         reader: TopicReader | None = args.read_topics
         if reader is None:
             raise ReportInputError("--bootstrap: reading topics needs the Kafka commands "
@@ -132,7 +133,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     if args.events:
         sources.append(Path(args.events).name)
     audit = None
-    if args.audit_heads and not args.bootstrap:
+    if args.audit_heads:
         heads = read_heads(args.audit_heads)
     if args.audit_dir:
         key = _audit_key(args.audit_key_file or settings.service.audit_key_file)
