@@ -64,8 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     fd.add_argument("--config", help="settings file (TOML); INSIDER_* variables override it")
     fd.set_defaults(func=cmd_feed)
     from consumers.analyst import add_parsers
+    from consumers.report_topics import add_bootstrap
 
     add_parsers(sub)
+    add_bootstrap(sub.choices["report"])
     return parser
 
 

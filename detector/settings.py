@@ -213,6 +213,10 @@ class ServiceSettings:
     audit_dir: str = ""
     audit_key_file: str = ""
     audit_head_every_s: float = 60.0
+    # The pseudonym key for incident scopes (`incident scope`): held by the
+    # CRM's owner, who alone maps the references back to customers.
+    scope_key: str = field(default="", repr=False)
+    scope_key_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)
