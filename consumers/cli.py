@@ -19,14 +19,24 @@ from detector.settings import load_settings
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from kafka.errors import KafkaError
+
     from consumers import logs
+    from consumers.connect_errors import ConnectFailure, watch_connections
     from consumers.service import Service
 
     settings = load_settings(args.config, os.environ)
     logs.setup(settings.service.log_level)
     stop = threading.Event()
     install_stop_signals(stop)
-    return Service(settings, stop=stop).run()
+    with watch_connections() as failures:
+        try:
+            return Service(settings, stop=stop).run()
+        except KafkaError as exc:
+            why = failures.explain(settings.kafka)
+            if why is None:
+                raise
+            raise ConnectFailure(why) from exc
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -72,11 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from kafka.errors import KafkaError
 
+    from consumers.connect_errors import ConnectFailure
     from consumers.topics import TopicError
     from models.bundle import BundleError
 
     try:
         return run_command(build_parser(), argv)
+    except ConnectFailure as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except BundleError as exc:
         print(f"error: baseline bundle: {exc}", file=sys.stderr)
         return 2
