@@ -140,7 +140,7 @@ def test_librdkafka_in_and_out_with_sigkills_matches_replay(
     total = len(events)
     rng = random.Random(20261202)
     done = threading.Event()
-    feeder = _feed(broker.bootstrap, s.topics.events, keyed, 600.0, done)
+    feeder = _feed(broker.bootstrap, s.topics.events, keyed, 500.0, done)
     kills: list[int] = []
     for i in range(KILLS):
         proc = _start(s, tmp_path / f"run-{i}.log")
