@@ -43,6 +43,6 @@ def commit_transaction(self: KafkaProducer, *args: Any, **kwargs: Any) -> Any:
 
 
 if __name__ == "__main__":
-    KafkaProducer.send = send  # type: ignore[method-assign]
-    KafkaProducer.commit_transaction = commit_transaction  # type: ignore[method-assign]
+    KafkaProducer.send = send
+    KafkaProducer.commit_transaction = commit_transaction
     sys.exit(main(["run"]))

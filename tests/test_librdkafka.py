@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from committed_view import Seen, account
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from kafka_kit import service_settings
 from test_service import _lines, _replay_run, _start, _state_events, _stop, _wait
 
@@ -92,6 +92,15 @@ def _committed_events(bootstrap: str, s: Settings) -> int:
     return sum(e for e, _ in _committed(bootstrap, s).values())
 
 
+def _seen(m: Message) -> Seen:
+    topic, partition, offset = m.topic(), m.partition(), m.offset()
+    assert topic is not None and partition is not None and offset is not None
+    raw = m.headers() or []
+    items = raw.items() if isinstance(raw, dict) else raw
+    return Seen(topic, partition, offset, m.value() or b"",
+                {k: v for k, v in items if isinstance(v, bytes)})
+
+
 def _read_committed(bootstrap: str, topics: list[str], quiet: float = 3.0) -> list[Seen]:
     """Every record of the topics through librdkafka's read-committed consumer, until
     past the reported ends and quiet (Tansu's reported end can fall short)."""
@@ -114,8 +123,7 @@ def _read_committed(bootstrap: str, topics: list[str], quiet: float = 3.0) -> li
             for m in msgs:
                 if m.error() is not None:
                     raise KafkaException(m.error())
-                out.append(Seen(m.topic(), m.partition(), m.offset(), m.value() or b"",
-                                dict(m.headers() or [])))
+                out.append(_seen(m))
             if msgs:
                 last = time.monotonic()
                 continue
