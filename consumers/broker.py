@@ -16,9 +16,7 @@ from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
-
-class BrokerError(RuntimeError):
-    pass
+from consumers.errors import BrokerError
 
 
 def tansu_binary() -> Path:

@@ -45,6 +45,7 @@ from consumers.metrics import (
     LAG_BOUNDS,
     BucketCounts,
 )
+from consumers.provenance import with_provenance
 from consumers.records import OutRecord, action_record, dead_letter
 from consumers.topics import ensure_topics
 from detector.audit import ACTION as AUDIT_ACTION
@@ -114,6 +115,8 @@ class Task:
         self.audit_marked = time.monotonic()
         self.events_next = 0
         self.commands_next = 0
+        # The positions of the last commit: where the next transaction's input starts.
+        self.checkpointed_at = (0, 0)
         self.changed = False
         self.last_event_wall = time.monotonic()
         # Quiet time already added to the engine's event time since the last event.
@@ -519,7 +522,9 @@ class Service:
     ) -> tuple[list[tuple[int | None, OutRecord]], dict[TopicPartition, OffsetAndMetadata]]:
         s = self.settings
         self._audit(task)
-        records: list[tuple[int | None, OutRecord]] = [(None, r) for r in task.pending]
+        records: list[tuple[int | None, OutRecord]] = [
+            (None, r) for r in with_provenance(task.pending, task.partition, task.checkpointed_at,
+                                               task.at, task.producer)]
         records += checkpoint_records(s.topics.changelog, task.partition, task.engine, task.at,
                                       self.state_key)
         offsets = {
@@ -598,6 +603,7 @@ class Service:
             log_action(act, task.partition)
             if self.on_action is not None:
                 self.on_action(act)
+        task.checkpointed_at = task.at
         task.changed = False  # last: a reader who sees it also sees the actions reported
 
     # -- rebalances ---------------------------------------------------------------
@@ -677,6 +683,7 @@ class Service:
             if self.bundles is not None and self.bundles.adopt(engine, p) is not None:
                 task.changed = True  # the bundle's baselines go into the next checkpoint
             task.events_next, task.commands_next = committed[p]
+            task.checkpointed_at = committed[p]
             self.tasks[p] = task
             self.consumer.seek(TopicPartition(s.topics.events, p), committed[p][0])
             self.consumer.seek(TopicPartition(s.topics.commands, p), committed[p][1])
