@@ -15,6 +15,12 @@ transactional producer (``<prefix>-<events topic>-<p>``), which a new owner's
 at-least-once mode steps 1-2 are flushed before step 3.  On revoke every task
 checkpoints; on loss its state is dropped; on assignment the new owner
 restores the state from the changelog before it processes anything.
+
+A partition is never paused: a partition without an open task (newly assigned,
+or dropped after a failed checkpoint) is read and its records discarded until
+the task opens and seeks it back to its committed positions.  (kafka-python
+3.0 parks records fetched before a pause and may never hand them back after
+the resume, starving the partition for good.)
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from consumers.metrics import (
     LAG_BOUNDS,
     BucketCounts,
 )
+from consumers.progress import PartitionKey, ProgressWatch, standings
 from consumers.records import OutRecord, action_record, dead_letter
 from consumers.topics import ensure_topics
 from detector.actions import Action
@@ -97,6 +104,10 @@ class ServiceStats:
     lag: dict[int, int] = field(default_factory=dict)
     partitions: int = 0
     employees: int = 0
+    # Assigned input partitions, and those with input waiting and no progress for
+    # service.stall_seconds (see consumers.progress).
+    watched: frozenset[PartitionKey] = frozenset()
+    stalled: frozenset[PartitionKey] = frozenset()
 
 
 class Task:
@@ -197,6 +208,7 @@ class Service:
         self._loaded = False
         self.bundles = BundleWatch(settings) if settings.service.bundle_path else None
         self._next_bundle_check = 0.0
+        self.progress = ProgressWatch(settings.service.stall_seconds)
 
     # -- life cycle ---------------------------------------------------------
 
@@ -243,14 +255,16 @@ class Service:
                     log.warning("broker unreachable; retrying", extra={"error": repr(exc)})
                     self.stop_event.wait(RETRY_PAUSE_S)
                     batch = {}
-                if self._to_open:
-                    self._open_assigned()
                 if batch:
+                    # Before opening: records of a partition not yet open are dropped
+                    # (its open seeks back to the committed positions).
                     began = time.monotonic()
                     self._handle(batch)
                     took = time.monotonic() - began
                     busy += took
                     self.stats.decision.observe(took)
+                if self._to_open:
+                    self._open_assigned()
                 now = time.monotonic()
                 if now >= next_checkpoint:
                     if self.bundles is not None and now >= self._next_bundle_check:
@@ -312,7 +326,7 @@ class Service:
         horizon = time.time() + self.settings.input.max_future_seconds
         for tp, msgs in batch.items():
             task = self.tasks.get(tp.partition)
-            if task is None:  # revoked while the fetch was in flight
+            if task is None:  # revoked, or not open yet: read again after the open's seek
                 continue
             if tp.topic == events_topic:
                 process = task.engine.process
@@ -370,12 +384,23 @@ class Service:
                 lag[p] = max(0, hw - task.events_next)
         st.freezes_active, st.employees, st.partitions, st.lag = (
             freezes, employees, len(self.tasks), lag)
+        self._watch_progress()
+
+    def _watch_progress(self) -> None:
+        """Where every assigned input partition stands, for the progress watchdog."""
+        if self.consumer is None:
+            return
+        roles = {self.settings.topics.events: "events", self.settings.topics.commands: "commands"}
+        self.progress.observe(time.monotonic(), standings(self.consumer, roles, set(self.tasks)))
+        self.stats.watched, self.stats.stalled = self.progress.watched, self.progress.stalled
 
     def healthy(self) -> bool:
-        """False once the consume loop has not turned for ``service.stall_seconds``."""
+        """False once the consume loop has not turned for ``service.stall_seconds``, or an
+        assigned partition with input waiting has made no progress for as long."""
         if not self._looping:
             return not self.stop_event.is_set()
-        return time.time() - self.stats.loop_heartbeat < self.settings.service.stall_seconds
+        turning = time.time() - self.stats.loop_heartbeat < self.settings.service.stall_seconds
+        return turning and not self.stats.stalled
 
     def ready(self) -> bool:
         """True once the directory is loaded and every assigned partition restored."""
@@ -617,12 +642,10 @@ class Service:
 
     def on_assigned(self, assigned: set[TopicPartition]) -> None:
         """Called on the client's network thread, where nothing may block: the new
-        partitions are paused here and opened by the main loop after this poll."""
+        partitions are opened by the main loop after this poll (what it reads of them
+        before is dropped, and read again after the open's seek)."""
         parts = sorted({tp.partition for tp in assigned} - set(self.tasks))
-        if parts:
-            assert self.consumer is not None
-            self.consumer.pause(*[tp for tp in assigned if tp.partition in parts])
-            self._to_open.update(parts)
+        self._to_open.update(parts)
         log.info("partitions assigned", extra={"partitions": parts})
 
     def _open_assigned(self) -> None:
@@ -643,8 +666,6 @@ class Service:
                             extra={"partitions": parts, "error": repr(exc)})
                 self.stop_event.wait(RETRY_PAUSE_S)
                 return
-            self.consumer.resume(*[tp for tp in self.consumer.assignment()
-                                   if tp.partition in parts])
 
     def _open(self, parts: list[int]) -> None:
         s = self.settings
@@ -709,9 +730,8 @@ class Service:
 
     def _reassign_one(self, p: int) -> None:
         """After a failed checkpoint: the partition's state is rebuilt from the changelog
-        and its input read again from the committed positions."""
+        and its input read again from the committed positions.  Not paused meanwhile
+        (see the module's docstring): what is read before the open is dropped."""
         if self.consumer is None:
             return
-        # Paused until reopened: nothing is read for a partition without its task.
-        self.consumer.pause(*[tp for tp in self.consumer.assignment() if tp.partition == p])
         self._to_open.add(p)
