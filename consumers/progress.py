@@ -38,7 +38,8 @@ class Standing:
 
 
 class ProgressWatch:
-    """Remembers when each assigned partition last moved or had nothing to read."""
+    """Remembers, per assigned partition, the position last seen and since when it has
+    not moved on while it had something to read."""
 
     def __init__(self, stall_seconds: float) -> None:
         self.stall_seconds = stall_seconds
@@ -53,10 +54,14 @@ class ProgressWatch:
         stalled: set[PartitionKey] = set()
         for key, st in standings.items():
             before = self._since.get(key)
-            if before is None or before[0] != st.position or st.caught_up:
+            # Progress is a position beyond the last one seen; a task dropped (None)
+            # or reopened further back has not moved its partition on.
+            moved = (before is not None and before[0] is not None and st.position is not None
+                     and st.position > before[0])
+            if before is None or moved or st.caught_up:
                 since[key] = (st.position, now)
                 continue
-            since[key] = before
+            since[key] = (st.position, before[1])
             if now - before[1] >= self.stall_seconds:
                 stalled.add(key)
         for key in sorted(stalled - self.stalled):

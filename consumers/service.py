@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError, ProducerFencedError
+from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.bundle_watch import BundleWatch
@@ -54,6 +54,11 @@ from consumers.metrics import (
 from consumers.progress import PartitionKey, ProgressWatch, standings
 from consumers.records import OutRecord, action_record, dead_letter
 from consumers.topics import ensure_topics
+from consumers.transactions import (
+    abort_transaction,
+    close_producer,
+    commit_offsets_and_transaction,
+)
 from detector.actions import Action
 from detector.audit import ACTION as AUDIT_ACTION
 from detector.audit import COMMAND as AUDIT_COMMAND
@@ -76,6 +81,8 @@ CHECKPOINT_SHARE = 5.0
 SATURATED = 0.5
 # Pause between polls while the broker cannot be reached.
 RETRY_PAUSE_S = 0.5
+# ...doubled after each failure in a row, up to this (a broker restart takes seconds).
+RETRY_PAUSE_MAX_S = 8.0
 
 
 @dataclass(slots=True)
@@ -201,6 +208,11 @@ class Service:
         self.side_producer: KafkaProducer | None = None
         self.feed: DirectoryFeed | None = None
         self._interval = settings.service.commit_interval_ms / 1000.0
+        # A transaction step not done in this time fails the checkpoint (see
+        # consumers.transactions).
+        self._txn_timeout_s = 2 * settings.kafka.request_timeout_ms / 1000.0
+        # Current pauses before the next try of a poll or an open that failed.
+        self._poll_retry = self._open_retry = RETRY_PAUSE_S
         self._to_open: set[int] = set()
         self._metrics_server: Any = None
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="checkpoint")
@@ -252,9 +264,13 @@ class Service:
                     # A broker or network blip: the client reconnects; positions and
                     # uncommitted work are still in hand.
                     self.stats.poll_errors += 1
-                    log.warning("broker unreachable; retrying", extra={"error": repr(exc)})
-                    self.stop_event.wait(RETRY_PAUSE_S)
+                    log.warning("broker unreachable; retrying",
+                                extra={"error": repr(exc), "pause_s": self._poll_retry})
+                    self.stop_event.wait(self._poll_retry)
+                    self._poll_retry = min(2 * self._poll_retry, RETRY_PAUSE_MAX_S)
                     batch = {}
+                else:
+                    self._poll_retry = RETRY_PAUSE_S
                 if batch:
                     # Before opening: records of a partition not yet open are dropped
                     # (its open seeks back to the committed positions).
@@ -302,12 +318,12 @@ class Service:
             self.consumer = None
         for task in self.tasks.values():
             if task.producer is not None:
-                task.producer.close(timeout=5)
+                close_producer(task.producer, 5)
             if task.audit is not None:
                 task.audit.close()
         self.tasks.clear()
         if self.side_producer is not None:
-            self.side_producer.close(timeout=5)
+            close_producer(self.side_producer, 5)
             self.side_producer = None
         if self.feed is not None:
             self.feed.close()
@@ -529,7 +545,9 @@ class Service:
             elif isinstance(exc, KafkaError):
                 log.error("checkpoint failed; state dropped, will restore",
                           extra={"partition": p, "error": repr(exc)})
-                self._drop(p, abort=True)
+                # After a timed-out step an abort would time out as well: the next
+                # producer with this id aborts the transaction.
+                self._drop(p, abort=not isinstance(exc, KafkaTimeoutError))
                 if reopen:  # never on the client's network thread (a revoke)
                     self._reassign_one(p)
             else:
@@ -579,8 +597,8 @@ class Service:
                                               orjson.dumps(head)))
         trail.flush()
 
-    @staticmethod
     def _commit_transaction(
+        self,
         task: Task,
         records: list[tuple[int | None, OutRecord]],
         offsets: dict[TopicPartition, OffsetAndMetadata],
@@ -591,8 +609,7 @@ class Service:
         producer.begin_transaction()
         for part, r in records:
             producer.send(r.topic, key=r.key, value=r.value, headers=r.headers, partition=part)
-        producer.send_offsets_to_transaction(offsets, group)
-        producer.commit_transaction()
+        commit_offsets_and_transaction(producer, offsets, group, self._txn_timeout_s)
 
     def _commit_flushed(
         self,
@@ -663,9 +680,12 @@ class Service:
                     self._drop(q, abort=True)
                 self._to_open.update(parts)
                 log.warning("opening partitions failed; retrying",
-                            extra={"partitions": parts, "error": repr(exc)})
-                self.stop_event.wait(RETRY_PAUSE_S)
+                            extra={"partitions": parts, "error": repr(exc),
+                                   "pause_s": self._open_retry})
+                self.stop_event.wait(self._open_retry)
+                self._open_retry = min(2 * self._open_retry, RETRY_PAUSE_MAX_S)
                 return
+            self._open_retry = RETRY_PAUSE_S
 
     def _open(self, parts: list[int]) -> None:
         s = self.settings
@@ -679,7 +699,14 @@ class Service:
                     transactional_id=f"{s.service.transactional_id_prefix}-{s.topics.events}-{p}",
                     **producer_options(s.kafka),
                 )
-                producer.init_transactions()
+                try:
+                    producer.init_transactions()
+                except KafkaError:
+                    close_producer(producer, 5)
+                    for opened in producers.values():
+                        if opened is not None:
+                            close_producer(opened, 5)
+                    raise
                 producers[p] = producer
             else:
                 producers[p] = None
@@ -724,9 +751,11 @@ class Service:
         if task is None or task.producer is None:
             return
         if abort:
+            # A timed-out abort leaves the transaction to the next producer with this
+            # id, whose init_transactions aborts it.
             with contextlib.suppress(Exception):
-                task.producer.abort_transaction()
-        task.producer.close(timeout=5)
+                abort_transaction(task.producer, self._txn_timeout_s)
+        close_producer(task.producer, 5)
 
     def _reassign_one(self, p: int) -> None:
         """After a failed checkpoint: the partition's state is rebuilt from the changelog

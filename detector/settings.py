@@ -151,6 +151,7 @@ class KafkaSettings:
     # How long the broker may hold a fetch when it has nothing new; bounds the
     # latency a quiet moment adds to the next event.
     fetch_max_wait_ms: int = 50
+    # A checkpoint's transaction step fails after twice this long.
     request_timeout_ms: int = 30000
 
     @property

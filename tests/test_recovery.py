@@ -15,7 +15,7 @@ import urllib.request
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaConnectionError
 from kafka.structs import OffsetAndMetadata
 from kafka_kit import produce, service_settings
 from test_service import (
@@ -120,7 +120,7 @@ class _CheckpointFailsOnce(Service):
             self.returned_last = events[-1]
         super()._handle(batch)
 
-    def _commit_transaction(  # type: ignore[override]
+    def _commit_transaction(
         self, task: Task, records: list[tuple[int | None, Any]],
         offsets: dict[TopicPartition, OffsetAndMetadata], group: Any,
     ) -> None:
@@ -134,8 +134,8 @@ class _CheckpointFailsOnce(Service):
                 producer.send(r.topic, key=r.key, value=r.value, headers=r.headers,
                               partition=part)
             producer.flush()
-            raise KafkaTimeoutError("injected: the checkpoint's commit timed out")
-        Service._commit_transaction(task, records, offsets, group)
+            raise KafkaConnectionError("injected: the connection was lost before the commit")
+        super()._commit_transaction(task, records, offsets, group)
 
 
 def test_after_a_failed_checkpoint_the_partition_is_read_to_its_end_once(
