@@ -17,6 +17,7 @@ from committed_view import check_committed_view
 from kafka_kit import committed_total
 from test_service import (
     _feed,
+    _finished,
     _keyed,
     _prepared,
     _replay_run,
@@ -40,7 +41,8 @@ def test_repeated_sigkills_lose_nothing_and_duplicate_nothing(
     rng = random.Random(20261123)
     done = threading.Event()
     # Slow enough that events still arrive after the last kill.
-    feeder = _feed(broker, s.topics.events, _keyed(events), 500.0, done)
+    ends: dict[int, int] = {}
+    feeder = _feed(broker, s.topics.events, _keyed(events), 500.0, done, ends)
     kills: list[int] = []  # committed events at each kill
     for i in range(KILLS):
         proc = _start(s, tmp_path / f"run-{i}.log")
@@ -61,8 +63,7 @@ def test_repeated_sigkills_lose_nothing_and_duplicate_nothing(
     assert done.is_set()
     last = _start(s, tmp_path / "last.log")
     try:
-        _wait(lambda: committed_total(broker.bootstrap, s.kafka.group_id, s.topics.events)
-              == total, timeout=180, what="the last run to finish")
+        _finished(None, s, ends, timeout=180)
         assert _stop(last) == 0
     finally:
         if last.poll() is None:
