@@ -11,6 +11,9 @@ from consumers.broker import EmbeddedBroker
 from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
 
+# Run as a subprocess by a test, never imported: --doctest-modules must not collect it.
+collect_ignore = ["crash_in_commit.py"]
+
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
