@@ -11,7 +11,6 @@ from consumers.broker import EmbeddedBroker
 from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
 
-
 # A script a test runs as a subprocess, not a module to import (--doctest-modules would).
 collect_ignore = ["crash_in_commit.py"]
 
