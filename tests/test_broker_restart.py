@@ -31,6 +31,8 @@ from consumers.broker import EmbeddedBroker, free_port
 from consumers.service import Service
 from detector.settings import Settings
 
+pytestmark = pytest.mark.broker  # every test here starts a Tansu broker
+
 PARTITIONS = 3
 DOWN_FOR_S = 4.0
 

@@ -32,6 +32,8 @@ from consumers.broker import EmbeddedBroker, free_port
 from consumers.service import Service
 from consumers.topics import ensure_topics
 
+pytestmark = pytest.mark.broker  # every test here starts a Tansu broker
+
 PARTITIONS = 3
 
 
