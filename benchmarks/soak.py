@@ -32,7 +32,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from benchmarks.common import CACHE, ROOT, machine, world
 from benchmarks.soak_input import Feeder, looped_events, read_back
-from benchmarks.soak_report import DOC, IMG, Fault, Sample, recoveries, write_report
+from benchmarks.soak_report import DOC, IMG, Fault, Sample, recoveries, rerender, write_report
 from consumers.broker import EmbeddedBroker, _stop_with_parent, free_port, s3_server
 from consumers.committed_view import account, committed_positions, read_as_served
 from consumers.feed import employee_key_of
@@ -67,10 +67,13 @@ def soak_settings(broker: EmbeddedBroker, run: str) -> Settings:
         events=f"{run}.events", directory=f"{run}.directory", commands=f"{run}.commands",
         alerts=f"{run}.alerts", freeze_commands=f"{run}.freeze", dead_letter=f"{run}.dlq",
         changelog=f"{run}.changelog", audit_heads=f"{run}.audit", partitions=PARTITIONS)
-    # Tansu's quick group timings; a request the broker restart swallowed is given up in 5 s.
+    # Tansu's quick group timings; a request the broker restart swallowed is given up in
+    # 5 s.  Tansu on S3 answers a fetch empty when reading the batch from S3 takes longer
+    # than the fetch's max wait (always, with the default 50 ms, on a loaded machine):
+    # a second here; Apache Kafka answers with the data it has at once.
     kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, group_id=f"{run}.group",
                           session_timeout_ms=2000, heartbeat_interval_ms=500,
-                          request_timeout_ms=5000)
+                          request_timeout_ms=5000, fetch_max_wait_ms=1000)
     # A checkpoint a second, not every 50 ms: each transaction is a handful of objects
     # in the test broker's S3 storage, which moto on a shared machine serves slowly.
     service = ServiceSettings(delivery="exactly_once", metrics_port=0, commit_interval_ms=1000,
@@ -233,11 +236,11 @@ def soak(minutes: float, rate: float, out: Path) -> dict[str, Any]:
             sampler = Sampler(s, feeder, detector, t0).start()
             for at, kind in schedule(seconds):
                 while time.monotonic() - t0 < at:
-                    _restart_if_dead(detector, faults, sampler, t0)
+                    _restart_if_dead(detector, faults, t0)
                     time.sleep(0.5)
-                faults.append(_inject(kind, detector, proxy, broker, feeder, sampler, t0))
+                faults.append(_inject(kind, detector, proxy, broker, feeder, t0))
             while time.monotonic() - t0 < seconds and not feeder.exhausted:
-                _restart_if_dead(detector, faults, sampler, t0)
+                _restart_if_dead(detector, faults, t0)
                 time.sleep(0.5)
             feeder.stop()
             fed_s = time.monotonic() - t0
@@ -285,23 +288,17 @@ def _caught_up(sampler: Sampler) -> bool:
     return at is not None and all(at.get(p, 0) >= e for p, e in ends.items())
 
 
-def _restart_if_dead(detector: Detector, faults: list[Fault], sampler: Sampler,
-                     t0: float) -> None:
+def _restart_if_dead(detector: Detector, faults: list[Fault], t0: float) -> None:
     """A detector that exited on its own is a finding: recorded, then started again."""
     if detector.proc is not None and detector.proc.poll() is not None:
-        faults.append(Fault(time.monotonic() - t0, f"exited by itself "
-                                                   f"({detector.proc.returncode})",
-                            _last_committed(sampler)))
+        faults.append(Fault(time.monotonic() - t0,
+                            f"exited by itself ({detector.proc.returncode})"))
         detector.start()
 
 
-def _last_committed(sampler: Sampler) -> int:
-    return max((x.committed for x in sampler.samples if x.committed is not None), default=0)
-
-
 def _inject(kind: str, detector: Detector, proxy: Proxy, broker: EmbeddedBroker,
-            feeder: Feeder, sampler: Sampler, t0: float) -> Fault:
-    fault = Fault(time.monotonic() - t0, kind, _last_committed(sampler))
+            feeder: Feeder, t0: float) -> Fault:
+    fault = Fault(time.monotonic() - t0, kind)
     print(f"  {fault.at:7.1f} s  {kind}", file=sys.stderr)
     if kind == "kill":
         detector.kill()
@@ -362,7 +359,13 @@ def main(argv: list[str]) -> int:
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--rate", type=float, default=2000.0, help="events per second")
     p.add_argument("--out", type=Path, default=DOC)
+    p.add_argument("--render", type=Path, metavar="RESULTS",
+                   help="only write the report again from a run's saved results "
+                        "(out/bench/soak.json)")
     args = p.parse_args(argv)
+    if args.render:
+        rerender(args.render, args.out, args.out.parent / "img" / IMG)
+        return 0
     # Feeding, draining (at most max(2 min, a twelfth of the run)), reading back and
     # replaying: past this the run is stopped and everything it started with it.
     budget = args.minutes * 60 * 1.5 + 1200

@@ -94,8 +94,11 @@ class Feeder:
         self.errors = 0
         self.exhausted = False
         self._stop = threading.Event()
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all",
-                                       retries=20, max_in_flight_requests_per_connection=1,
+        # Large batches: Tansu's S3 storage keeps a batch an object, and serves about
+        # one object per fetch and partition.
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=100, acks="all",
+                                       batch_size=1024 * 1024, retries=20,
+                                       max_in_flight_requests_per_connection=1,
                                        request_timeout_ms=10000)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -147,7 +150,7 @@ def read_back(bootstrap: str, topic: str, ends: dict[int, int]) -> Iterator[tupl
     events in the order the service read them.
     """
     c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                      max_partition_fetch_bytes=16 * 1024 * 1024)
+                      fetch_max_wait_ms=1000, max_partition_fetch_bytes=16 * 1024 * 1024)
     n = 0
     try:
         for p in sorted(ends):

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -35,21 +36,26 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    at: float
+    at: float  # seconds since the start
     kind: str
-    committed_before: int  # the last committed total sampled before it
 
 
 def recoveries(faults: list[Fault], samples: list[Sample], rate: float) -> list[dict[str, Any]]:
-    """Per fault: seconds until the committed offsets advanced past where they were, and
-    until the lag was back under ``CAUGHT_UP_S`` seconds of input (None: not seen)."""
+    """Per fault: seconds until the committed offsets advanced and until the lag was back
+    under ``CAUGHT_UP_S`` seconds of input (None: not seen).
+
+    "Advanced" is against the first readable sample after the fault, not the last one
+    before it: a commit made between that sample and the fault (by a process about to be
+    killed, say) would otherwise pass for a recovery.
+    """
     bound = rate * CAUGHT_UP_S
     out = []
     for f in faults:
         after = [x for x in samples if x.at > f.at and x.committed is not None]
-        advanced = next((x.at for x in after if x.committed is not None
-                         and x.committed > f.committed_before), None)
-        caught = None
+        advanced = caught = None
+        if after:
+            base = after[0].committed or 0
+            advanced = next((x.at for x in after[1:] if (x.committed or 0) > base), None)
         if advanced is not None:
             caught = next((x.at for x in after if x.at >= advanced and x.lag is not None
                            and x.lag <= bound), None)
@@ -57,6 +63,15 @@ def recoveries(faults: list[Fault], samples: list[Sample], rate: float) -> list[
                     "advanced_s": None if advanced is None else advanced - f.at,
                     "caught_up_s": None if caught is None else caught - f.at})
     return out
+
+
+def rerender(path: Path, doc: Path, img: Path) -> None:
+    """The report again from a run's saved results (recoveries recomputed)."""
+    r = orjson.loads(path.read_bytes())
+    samples = [Sample(**x) for x in r["samples"]]
+    r["faults"] = recoveries([Fault(f["at"], f["kind"]) for f in r["faults"]], samples,
+                             r["rate"])
+    write_report(r, doc, img)
 
 
 def plot(samples: list[dict[str, Any]], faults: list[dict[str, Any]], out: Path) -> Path:
@@ -133,7 +148,9 @@ def render(r: dict[str, Any], img: str) -> str:
         lines.append(f"| {f['at'] / 60:.1f} min | {NAMES.get(f['kind'], f['kind'])} | "
                      f"{_s(f['advanced_s'])} | {_s(f['caught_up_s'])} |")
     lines += [
-        "", "Recovery is read from the samples, so it is known to within 2 s. A duplicate "
+        "", "Recovery is read from the samples, so it is known to within 2 s, and counts "
+        "from the fault to the first sample after it whose committed offsets are beyond "
+        "those of the first sample after the fault. A duplicate "
         "read is excused only when its transaction is shown aborted by the provenance "
         "headers (`consumers/committed_view.py`): Tansu serves aborted records to "
         "read-committed readers, Apache Kafka does not.", "",
