@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
-from tcp_proxy import Proxy
 from test_faults import _certificates
 
 from consumers.broker import EmbeddedBroker, free_port, tansu_binary
 from consumers.connect_errors import explain
 from consumers.kafka_options import client_options, consumer_options, producer_options
+from consumers.tcp_proxy import Proxy
 from detector.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
