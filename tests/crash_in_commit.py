@@ -16,13 +16,13 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-import consumers.service
+import consumers.checkpoint
 from consumers.cli import main
 
 OUTPUTS = {os.environ["INSIDER_TOPICS__ALERTS"], os.environ["INSIDER_TOPICS__FREEZE_COMMANDS"]}
 _send = KafkaProducer.send
 # The service ends each transaction through this bounded helper (offsets, then commit).
-_commit = consumers.service.commit_offsets_and_transaction
+_commit = consumers.checkpoint.commit_offsets_and_transaction
 _with_actions: set[int] = set()  # producers whose open transaction holds an action
 _commits_with_actions = 0
 
@@ -46,5 +46,5 @@ def commit_transaction(self: KafkaProducer, *args: Any, **kwargs: Any) -> Any:
 
 if __name__ == "__main__":
     KafkaProducer.send = send
-    consumers.service.commit_offsets_and_transaction = commit_transaction  # type: ignore[assignment]
+    consumers.checkpoint.commit_offsets_and_transaction = commit_transaction  # type: ignore[assignment]
     sys.exit(main(["run"]))
