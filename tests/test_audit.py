@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from consumers.cli import main
 from detector.audit import GENESIS, AuditError, AuditLog, Problem, load_anchors, verify
-from detector.cli import main
 from detector.replay import load_directory, replay
 from detector.settings import load_settings
 from detector.wire.commands import parse_command

@@ -30,7 +30,7 @@ from nbclient import NotebookClient
 from consumers.broker import EmbeddedBroker
 from consumers.topics import ensure_topics
 from detector import bundles
-from detector.baseline_cli import replay_into
+from detector.baseline_runs import replay_into
 from detector.engine import Engine
 from detector.replay import load_directory, replay
 from detector.settings import DecisionSettings, Settings

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
+from consumers.cli import main
 from detector.analysis.evaluation import evaluate
-from detector.cli import main
 
 # Seeds used by tests; benchmarks use others.
 SEED = 4242

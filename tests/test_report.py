@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from detector.cli import main
+from consumers.cli import main
 from detector.report.scope import ScopeKeyError, load_key, pseudonym, resolve
 from detector.wire.actions import Action, Reason
 from detector.wire.ocsf import to_ocsf

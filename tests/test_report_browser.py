@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from detector.cli import main
+from consumers.cli import main
 from tests.reportkit import Page, ReportWorld, number, write_world
 
 PLOTS = 7

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from detector.simulate_cli import add_parser
+from consumers.cli.simulate import add_parser
 from detector.simulator import (
     BENIGN_KINDS,
     MALICIOUS_KINDS,

@@ -7,10 +7,10 @@ log, key or anchors could not be read.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from consumers.cli.common import fail
 from detector.audit import Anchor, load_anchors, verify
 
 
@@ -33,21 +33,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
         try:
             key = Path(args.key_file).read_bytes().strip()
         except OSError as exc:
-            return _error(f"--key-file {args.key_file}: {exc.strerror or exc}")
+            return fail(f"--key-file {args.key_file}: {exc.strerror or exc}")
         if not key:
-            return _error(f"--key-file {args.key_file}: the file is empty")
+            return fail(f"--key-file {args.key_file}: the file is empty")
     anchors: list[Anchor] = []
     if args.anchors:
         try:
             anchors = load_anchors(args.anchors)
         except OSError as exc:
-            return _error(f"--anchors {args.anchors}: {exc.strerror or exc}")
+            return fail(f"--anchors {args.anchors}: {exc.strerror or exc}")
         except ValueError as exc:
-            return _error(f"--anchors {args.anchors}: {exc}")
+            return fail(f"--anchors {args.anchors}: {exc}")
     try:
         report = verify(args.path, key, anchors)
     except OSError as exc:
-        return _error(f"{args.path}: {exc.strerror or exc}")
+        return fail(f"{args.path}: {exc.strerror or exc}")
     if report.ok:
         if report.head is None:
             print("ok: 0 entries (empty log)")
@@ -61,8 +61,3 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"FAILED: {count} problem{'s' if count != 1 else ''} in {args.path} "
           f"({report.entries} entries read)")
     return 1
-
-
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import date
 from typing import Any
 
+from consumers.cli.common import fail
 from detector.simulator.config import ALL_KINDS, SimConfig
 from detector.simulator.writer import stream_world
 
@@ -19,8 +19,8 @@ def _count(text: str) -> tuple[str, int]:
     return kind, int(value)
 
 
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
         "simulate", help="write a synthetic CRM world (events, directory, labels) to a directory")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--employees", type=int, default=200, help="head count (default 200)")
@@ -36,18 +36,17 @@ def add_parser(subparsers: Any) -> None:
                    help="benign hard cases of each kind per 100 employees")
     p.add_argument("--count", type=_count, action="append", default=[], metavar="KIND=N",
                    help="exact number of cases of one kind (repeatable)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=cmd_simulate)
 
 
-def run(args: argparse.Namespace) -> int:
+def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         config = SimConfig(
             employees=args.employees, days=args.days, seed=args.seed, start=args.start,
             malformed_rate=args.malformed_rate, scenario_rate=args.scenario_rate,
             benign_rate=args.benign_rate, scenario_counts=dict(args.count) or None)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     began = time.perf_counter()
     summary = stream_world(config, args.out)
     print(f"simulated {summary.text()} -> {args.out} in {time.perf_counter() - began:.1f} s")

@@ -1,16 +1,15 @@
-"""``insider-detector baseline``: fit baselines on history, check them, publish them.
+"""Passes over history behind ``insider-detector baseline``: fit a bundle, evaluate one.
 
-``fit`` learns from past events and writes a bundle (:mod:`models.bundle`);
-``evaluate`` replays other events against a bundle and, with the simulator's
-labels, measures what it would have caught; ``publish`` puts a verified bundle
-where detectors load it; ``show`` prints what a bundle says about itself.
+``fit_engines`` learns from past events into engines a bundle is built from
+(:mod:`detector.bundles`); ``evaluate_bundle`` replays other events against a
+bundle and, with the simulator's labels, measures what it would have caught.
+Plain functions taking typed arguments: the command line (``consumers.cli``)
+parses options and prints; the notebooks call them directly.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import statistics
 import sys
 from collections.abc import Iterable
@@ -24,67 +23,17 @@ from detector import bundles
 from detector.analysis.evaluation import Evaluation, evaluate
 from detector.directory import Directory
 from detector.engine import Engine
-from detector.errors import DetectorError
+from detector.errors import InputError
 from detector.replay import Rejects, _Progress, load_directory, run_records
-from detector.settings import Settings, load_settings
+from detector.settings import Settings
 from detector.wire.actions import Action
 from detector.wire.events import Event
 from detector.wire.jsonl import iter_lines
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "baseline", help="fit baselines on history, evaluate, publish and show bundles")
-    sub = p.add_subparsers(dest="baseline_command", required=True)
-
-    fit = sub.add_parser("fit", help="learn baselines from past events and write a bundle")
-    fit.add_argument("--events", required=True, help="past events, JSON Lines")
-    fit.add_argument("--directory", required=True, help="employee directory, JSON Lines")
-    fit.add_argument("--out", required=True, help="bundle file to write")
-    fit.add_argument("--config", help="settings file (TOML); INSIDER_* variables override it")
-    fit.add_argument("--notes", default="", help="free text kept in the bundle's metadata")
-    fit.add_argument("--labels",
-                     help="simulator labels.json: keep in the metadata what the fit pass "
-                          "itself would have caught (while still learning)")
-    fit.add_argument("--partitions", type=int, default=1,
-                     help="baselines per partition, as the service keeps them on a topic "
-                          "with this many partitions (default 1)")
-    fit.set_defaults(func=cmd_fit)
-
-    ev = sub.add_parser("evaluate", help="replay events against a bundle and report alerts")
-    ev.add_argument("bundle", help="bundle file")
-    ev.add_argument("--events", required=True, help="events to replay, JSON Lines")
-    ev.add_argument("--directory", required=True, help="employee directory, JSON Lines")
-    ev.add_argument("--labels", help="simulator labels.json: add recall, precision, time to detect")
-    ev.add_argument("--config", help="settings file (TOML); INSIDER_* variables override it")
-    ev.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    ev.set_defaults(func=cmd_evaluate)
-
-    pub = sub.add_parser("publish", help="verify a bundle and make it the one detectors load")
-    pub.add_argument("bundle", help="bundle file")
-    pub.add_argument("--to", default=str(bundles.DEFAULT_PUBLISH_DIR),
-                     help=f"directory to publish into, as {bundles.PUBLISHED_NAME} "
-                          f"(default {bundles.DEFAULT_PUBLISH_DIR})")
-    pub.add_argument("--config", help="settings file (TOML); gives the signing key")
-    pub.set_defaults(func=cmd_publish)
-
-    show = sub.add_parser("show", help="print a bundle's metadata as JSON")
-    show.add_argument("bundle", help="bundle file")
-    show.add_argument("--config", help="settings file (TOML); gives the signing key")
-    show.set_defaults(func=cmd_show)
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config, os.environ)
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+from models.bundle import Bundle
 
 
 @dataclass(slots=True)
-class _Pass:
+class HistoryPass:
     """What one pass over an events file saw and decided."""
 
     events: int = 0
@@ -108,13 +57,13 @@ def replay_into(
     settings: Settings,
     keep_actions: bool,
     labelled: frozenset[str] = frozenset(),
-) -> _Pass:
+) -> HistoryPass:
     """The replay loop over engines that already hold state (``replay`` starts cold).
 
     Routing is the service's and ``replay --partitions``'s: Kafka's default
     partitioner on the employee id.
     """
-    out = _Pass()
+    out = HistoryPass()
     bar = _Progress(sys.stderr)
 
     def seen(ev: Event, actions: list[Action]) -> None:
@@ -140,22 +89,18 @@ def _directory(path: str, settings: Settings) -> Directory:
     return directory
 
 
-class _InputError(DetectorError):
-    """An input file the command cannot use; its message is shown as it is."""
-
-
 def _labels(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
             labels = orjson.loads(fh.read())
     except orjson.JSONDecodeError as exc:
-        raise _InputError(f"{path}: not valid JSON ({exc})") from None
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(labels, dict) or not isinstance(labels.get("scenarios", []), list):
-        raise _InputError(f"{path}: not a simulator labels file")
+        raise InputError(f"{path}: not a simulator labels file")
     return labels
 
 
-def _within(labels: dict[str, Any], seen: _Pass) -> tuple[dict[str, Any], int]:
+def _within(labels: dict[str, Any], seen: HistoryPass) -> tuple[dict[str, Any], int]:
     """The labels of the replayed period, and how many scenarios were left out.
 
     Labels usually cover a whole simulated world while a bundle is fit on its
@@ -209,53 +154,47 @@ def figures(ev: Evaluation, cases: bool = True) -> dict[str, Any]:
     return out
 
 
-def cmd_fit(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    key = bundles.signing_key(settings)
-    if args.partitions < 1:
-        return _fail("--partitions must be at least 1")
+@dataclass(slots=True)
+class Fitted:
+    """Engines that learned from history, what the pass saw, and (with labels) what it caught."""
+
+    engines: list[Engine]
+    seen: HistoryPass
+    evaluation: dict[str, Any] | None
+
+
+def fit_engines(settings: Settings, events_path: str, directory_path: str,
+                labels_path: str | None, partitions: int) -> Fitted:
+    """Learn baselines from past events, one engine per partition.
+
+    With labels, the metadata keeps what the fit pass itself would have
+    caught while still learning (counts only: no employee is named).
+    """
+    if partitions < 1:
+        raise InputError("--partitions must be at least 1")
     try:
-        labels = _labels(args.labels) if args.labels else None
-        directory = _directory(args.directory, settings)
-        engines = [Engine(settings, directory) for _ in range(args.partitions)]
-        seen = replay_into(engines, iter_lines(args.events), settings,
+        labels = _labels(labels_path) if labels_path else None
+        directory = _directory(directory_path, settings)
+        engines = [Engine(settings, directory) for _ in range(partitions)]
+        seen = replay_into(engines, iter_lines(events_path), settings,
                            keep_actions=labels is not None,
                            labelled=_labelled_ids(labels) if labels else frozenset())
-    except _InputError as exc:
-        return _fail(str(exc))
     except FileNotFoundError as exc:
-        return _fail(f"{exc.filename}: no such file")
+        raise InputError(f"{exc.filename}: no such file") from None
     if seen.events == 0:
-        return _fail(f"{args.events}: no valid event to learn from")
+        raise InputError(f"{events_path}: no valid event to learn from")
     evaluation = None
     if labels is not None:
         period, _ = _within(labels, seen)
         evaluation = figures(evaluate(period, seen.actions, seen.data_out_times), cases=False)
-    first, last = seen.span
-    try:
-        bundle = bundles.build_bundle(engines, settings=settings, events=seen.events,
-                                      first_ts=first, last_ts=last, evaluation=evaluation,
-                                      notes=args.notes)
-    except ValueError as exc:
-        return _fail(str(exc))
-    try:
-        path = bundles.save(bundle, args.out, key)
-    except OSError as exc:
-        return _fail(f"{args.out}: cannot write: {exc.strerror}")
-    m = bundle.metadata
-    print(f"bundle {bundle.version} -> {path}")
-    print(f"  learned from {m.events:,} events ({m.first_event} .. {m.last_event}), "
-          f"{seen.rejects:,} rejected")
-    print(f"  {m.employees:,} employees, {m.peer_groups:,} peer groups, "
-          f"{m.partitions} partition(s), {'signed' if key else 'unsigned'}")
-    return 0
+    return Fitted(engines, seen, evaluation)
 
 
 def _day(ts: float) -> date:
     return datetime.fromtimestamp(ts, UTC).date()
 
 
-def _per_day(seen: _Pass) -> dict[str, dict[str, int]]:
+def _per_day(seen: HistoryPass) -> dict[str, dict[str, int]]:
     """Alerts and freezes per UTC day of event time, days without any included."""
     first, last = seen.span
     if first is None or last is None:
@@ -274,24 +213,17 @@ def _per_day(seen: _Pass) -> dict[str, dict[str, int]]:
     return dict(sorted(days.items()))
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+def evaluate_bundle(settings: Settings, bundle: Bundle, events_path: str, directory_path: str,
+                    labels_path: str | None) -> dict[str, Any]:
+    """Replay events against a bundle: actions per day and, with labels, detection figures."""
     try:
-        bundle = bundles.load(args.bundle, bundles.signing_key(settings))
-    except bundles.BundleError as exc:
-        return _fail(f"{args.bundle}: {exc}")
-    for line in bundles.settings_differences(bundle, settings):
-        print(f"note: setting {line}", file=sys.stderr)
-    try:
-        labels = _labels(args.labels) if args.labels else None
-        directory = _directory(args.directory, settings)
+        labels = _labels(labels_path) if labels_path else None
+        directory = _directory(directory_path, settings)
         engines = bundles.engines_from(bundle, settings, directory)
-        seen = replay_into(engines, iter_lines(args.events), settings, keep_actions=True,
-                    labelled=_labelled_ids(labels) if labels else frozenset())
-    except _InputError as exc:
-        return _fail(str(exc))
+        seen = replay_into(engines, iter_lines(events_path), settings, keep_actions=True,
+                           labelled=_labelled_ids(labels) if labels else frozenset())
     except FileNotFoundError as exc:
-        return _fail(f"{exc.filename}: no such file")
+        raise InputError(f"{exc.filename}: no such file") from None
     count = {t: sum(1 for a in seen.actions if a["type"] == t)
              for t in ("alert", "freeze", "release")}
     first, last = seen.span
@@ -313,18 +245,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         period, left_out = _within(labels, seen)
         report["evaluation"] = figures(evaluate(period, seen.actions, seen.data_out_times))
         report["evaluation"]["scenarios_outside"] = left_out
-    if args.json:
-        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        print(_text(report))
-    return 0
+    return report
 
 
 def _minutes(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f} min"
 
 
-def _text(r: dict[str, Any]) -> str:
+def evaluation_text(r: dict[str, Any]) -> str:
+    """``evaluate_bundle``'s report as the lines ``baseline evaluate`` prints."""
     b = r["bundle"]
     lines = [
         f"bundle {b['version']} (learned {b['first_event']} .. {b['last_event']})",
@@ -356,25 +285,3 @@ def _text(r: dict[str, Any]) -> str:
             lines.append(f"{ev['scenarios_outside']} labelled scenario(s) lay outside "
                          "the replayed period and are not counted")
     return "\n".join(lines)
-
-
-def cmd_publish(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    try:
-        path, bundle = bundles.publish(args.bundle, args.to, bundles.signing_key(settings))
-    except bundles.BundleError as exc:
-        return _fail(f"{args.bundle}: {exc}; not published")
-    except OSError as exc:
-        return _fail(f"{args.to}: cannot publish: {exc.strerror}")
-    print(f"published {bundle.version} -> {path}")
-    return 0
-
-
-def cmd_show(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    try:
-        info = bundles.describe(bundles.read(args.bundle), bundles.signing_key(settings))
-    except bundles.BundleError as exc:
-        return _fail(f"{args.bundle}: {exc}")
-    sys.stdout.write(orjson.dumps(info.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
-    return 0
