@@ -6,7 +6,7 @@ import pytest
 
 from detector.settings import Settings, SettingsError, load_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_config_equals_defaults() -> None:

@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-from kafka_kit import add_ends, committed_offsets, produce
 from test_service import (
     _by_id,
     _feed,
@@ -29,6 +28,7 @@ from test_service import (
 from consumers.broker import EmbeddedBroker
 from detector.errors import InvalidRecord
 from detector.wire.events import parse_event
+from tests.kafka_kit import add_ends, committed_offsets, produce
 
 
 def _rss_mib() -> float:

@@ -17,7 +17,6 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaConnectionError
 from kafka.structs import OffsetAndMetadata
-from kafka_kit import produce, service_settings
 from test_service import (
     _by_id,
     _finished,
@@ -35,6 +34,7 @@ from consumers.service import Service
 from consumers.task import Task
 from consumers.topics import ensure_topics
 from detector.settings import Settings
+from tests.kafka_kit import produce, service_settings
 
 PARTITIONS = 3
 

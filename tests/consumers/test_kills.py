@@ -13,8 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-from committed_view import check_committed_view
-from kafka_kit import committed_total
 from test_service import (
     _feed,
     _finished,
@@ -28,6 +26,8 @@ from test_service import (
 )
 
 from consumers.broker import EmbeddedBroker
+from tests.committed_view import check_committed_view
+from tests.kafka_kit import committed_total
 
 KILLS = 5
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka_kit import add_ends
 from test_faults import _send
 from test_service import (
     _by_id,
@@ -30,6 +29,7 @@ from test_service import (
 from consumers.broker import EmbeddedBroker, free_port, s3_server
 from consumers.service import Service
 from detector.settings import Settings
+from tests.kafka_kit import add_ends
 
 pytestmark = pytest.mark.broker  # every test here starts a Tansu broker
 

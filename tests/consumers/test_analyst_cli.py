@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka_kit import produce, read_topic, service_settings, settings_env
 from test_service import _finished, _keyed, _lines, _wait, _with_directory, running
 
 from consumers import logs
@@ -31,6 +30,7 @@ from detector.settings import Settings
 from detector.wire.actions import Action, Reason
 from detector.wire.commands import parse_command
 from detector.wire.ocsf import to_ocsf
+from tests.kafka_kit import produce, read_topic, service_settings, settings_env
 
 CUSTOMER_ID = re.compile(rb'"id"\s*:\s*"([^"]+)"')
 

@@ -17,16 +17,6 @@ from typing import Any
 
 import orjson
 import pytest
-from committed_view import check_committed_view
-from kafka_kit import (
-    add_ends,
-    committed_offsets,
-    produce,
-    read_topic,
-    service_settings,
-    settings_env,
-    wait_committed,
-)
 
 from consumers.broker import EmbeddedBroker
 from consumers.changelog import restore
@@ -38,8 +28,18 @@ from detector.replay import load_directory, replay
 from detector.settings import DecisionSettings, Settings
 from detector.wire.events import DATA_OUT_ACTIONS
 from detector.wire.jsonl import iter_lines
+from tests.committed_view import check_committed_view
+from tests.kafka_kit import (
+    add_ends,
+    committed_offsets,
+    produce,
+    read_topic,
+    service_settings,
+    settings_env,
+    wait_committed,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _lines(path: Path) -> list[bytes]:

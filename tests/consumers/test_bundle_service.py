@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka_kit import add_ends, produce, service_settings
 from test_service import (
     _comparable,
     _finished,
@@ -35,6 +34,7 @@ from detector.settings import DecisionSettings, Settings
 from detector.wire.events import parse_event
 from detector.wire.jsonl import iter_lines
 from models.bundle import BundleError
+from tests.kafka_kit import add_ends, produce, service_settings
 
 PARTITIONS = 2
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka_kit import add_ends, produce, read_topic, service_settings
 from test_service import _finished, _keyed, _lines, _with_directory, running
 
 from consumers.broker import EmbeddedBroker
 from consumers.cli import main
 from detector.settings import Settings
+from tests.kafka_kit import add_ends, produce, read_topic, service_settings
 
 PARTITIONS = 2
 

@@ -31,7 +31,7 @@ from consumers.kafka_options import client_options, consumer_options, producer_o
 from consumers.tcp_proxy import Proxy
 from detector.settings import SettingsError, load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 
 

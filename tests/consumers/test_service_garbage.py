@@ -6,13 +6,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from kafka_kit import produce, read_topic
 from test_service import _finished, _prepared, running
 
 from consumers.broker import EmbeddedBroker
 from consumers.records import DLQ_REASON
 from detector.errors import InvalidRecord
 from detector.wire.events import parse_event
+from tests.kafka_kit import produce, read_topic
 
 
 def _garbage(rng: random.Random, valid: list[bytes], n: int) -> list[bytes]:

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kafka_kit import produce, service_settings, settings_env
 
 from consumers.broker import EmbeddedBroker
 from consumers.cli import main
 from consumers.topics import ensure_topics
 from detector.wire.actions import Action, Reason
 from detector.wire.ocsf import to_ocsf
+from tests.kafka_kit import produce, service_settings, settings_env
 from tests.reportkit import Page, write_world
 
 

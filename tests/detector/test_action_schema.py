@@ -13,7 +13,7 @@ from detector.wire.actions import ALERT, FREEZE, FREEZE_SCOPE, RELEASE, Action, 
 from detector.wire.times import parse_timestamp
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[1] / "schemas" / "action.schema.json").read_text()
+    (Path(__file__).resolve().parents[2] / "schemas" / "action.schema.json").read_text()
 )
 
 # jsonschema only checks date-time when an optional RFC 3339 package is installed;

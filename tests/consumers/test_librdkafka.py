@@ -17,15 +17,15 @@ import threading
 import time
 from pathlib import Path
 
-from committed_view import Seen, account
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
-from kafka_kit import service_settings
 from test_service import _lines, _replay_run, _start, _state_events, _stop, _wait
 
 from consumers.broker import EmbeddedBroker
 from consumers.feed import employee_key_of
 from consumers.topics import ensure_topics
 from detector.settings import Settings
+from tests.committed_view import Seen, account
+from tests.kafka_kit import service_settings
 
 PARTITIONS = 3
 KILLS = 3

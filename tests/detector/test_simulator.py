@@ -27,7 +27,7 @@ from detector.simulator import (
 )
 from detector.simulator.geography import distance_km
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 # A start whose third week holds the October month end, so every kind has room.
 SMALL = SimConfig(employees=60, days=21, seed=7, start=date(2026, 10, 12))
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")

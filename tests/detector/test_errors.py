@@ -13,7 +13,7 @@ from consumers.cli import main
 from detector.errors import DetectorError, InvalidRecord
 from models.errors import DetectorError as ModelsRoot
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _error_classes() -> list[tuple[str, str]]:

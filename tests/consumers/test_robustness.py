@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka_kit import add_ends, produce, read_topic, service_settings
 from prometheus_client import CollectorRegistry, generate_latest
 from test_service import _finished, _keyed, _lines, _with_directory, running
 
@@ -23,6 +22,7 @@ from detector.engine import RECENT_IDS, Engine
 from detector.settings import Settings
 from detector.wire.events import parse_event
 from models.snapshot import dump, load
+from tests.kafka_kit import add_ends, produce, read_topic, service_settings
 from tests.worldkit import World, at, team
 
 

@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from committed_view import check_committed_view
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from kafka_kit import add_ends, committed_total, service_settings
 from test_service import (
     _finished,
     _keyed,
@@ -31,6 +29,8 @@ from consumers.broker import EmbeddedBroker, free_port
 from consumers.service import Service
 from consumers.tcp_proxy import Proxy
 from consumers.topics import ensure_topics
+from tests.committed_view import check_committed_view
+from tests.kafka_kit import add_ends, committed_total, service_settings
 
 pytestmark = pytest.mark.broker  # every test here starts a Tansu broker
 

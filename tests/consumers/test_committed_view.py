@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 import orjson
-from committed_view import Seen, Txn, aborted_transactions, account, check_committed_view
-from kafka_kit import committed_total, produce, settings_env
 from test_service import _keyed, _prepared, _replay_run, _start, _state_events, _stop, _wait
 
 from consumers.broker import EmbeddedBroker
 from consumers.provenance import INPUT, PRODUCER, InputRange, encode_producer
+from tests.committed_view import Seen, Txn, aborted_transactions, account, check_committed_view
+from tests.kafka_kit import committed_total, produce, settings_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _txn(p: int, e: tuple[int, int], epoch: int, c: tuple[int, int] = (0, 0)) -> Txn:

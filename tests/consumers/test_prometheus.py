@@ -11,14 +11,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from kafka_kit import produce, service_settings
 from test_service import _finished, _keyed, _wait, running
 
 from consumers.broker import EmbeddedBroker, free_port
 from consumers.topics import ensure_topics
 from detector.wire.jsonl import iter_lines
+from tests.kafka_kit import produce, service_settings
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 # Panels whose query must return data once the test's traffic is scored.
 MUST_SHOW = ("Events / s", "Consumer lag", "Throughput by action and outcome",
              "Alerts by reason", "Decision latency", "Instances up")
