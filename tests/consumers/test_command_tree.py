@@ -137,3 +137,10 @@ def test_python_dash_m_runs_the_same_tree() -> None:
                           capture_output=True, text=True, env={"COLUMNS": "100"}, check=False)
     assert done.returncode == 0
     assert done.stdout == RECORDED["help"]["audit verify"]
+
+
+@pytest.mark.parametrize("argv", [["demo", "--employees", "5"], ["feed", "--seconds", "0"]])
+def test_demo_and_feed_refuse_a_world_too_small_with_exit_2(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "error: need --employees >= 10" in capsys.readouterr().err
