@@ -92,6 +92,20 @@ class ScoringSettings:
     harvest_min_distinct: int = 30
     # Fewer distinct customers in ten minutes than this never count as a fast harvest.
     pace_min_distinct: int = 10
+    # Look-ups (views, searches) of one customer in half an hour that always
+    # count: one every two minutes for the whole half hour, beyond what reading
+    # a record or coming back to a case between calls needs.
+    lookup_min_count: int = 15
+    lookup_points: float = 40.0
+    lookup_cap: float = 70.0
+    # Records deleted / updated in an hour that always count: a person deleting
+    # by hand does a few dozen (a month-end dedupe); editing one record takes
+    # most of a minute, so 500 updates an hour are a bulk job.  Learned hourly
+    # peaks raise them for those whose work does more.
+    delete_floor_1h: int = 100
+    update_floor_1h: int = 500
+    change_points: float = 40.0
+    change_cap: float = 70.0
     # Fewer data-out actions in a day than this never count as chunking.
     chunk_min_actions: int = 6
     # A peer-group surge: at least this many others, and this share of the

@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from detector.features import local_clock
+from detector.scoring.changes import MassChange
 from detector.scoring.customer_value import CustomerValue
 from detector.scoring.escalation import Escalation
 from detector.scoring.harvest import Harvest
 from detector.scoring.identity import NewDevice
+from detector.scoring.lookups import RepeatedLookups
 from detector.scoring.observation import Assessment, Observation, score_of
 from detector.scoring.off_hours import OffHours
 from detector.scoring.signal import DATA_OUT, KINDS, OTHER, VIEW, BaseSignal, Case, Signal
@@ -44,6 +46,8 @@ SIGNALS: tuple[Callable[[ScoringSettings], Signal], ...] = (
     OffHours,
     CustomerValue,
     Harvest,
+    RepeatedLookups,
+    MassChange,
     NewDevice,
     Travel,
     Notice,
