@@ -92,10 +92,11 @@ class ScoringSettings:
     harvest_min_distinct: int = 30
     # Fewer distinct customers in ten minutes than this never count as a fast harvest.
     pace_min_distinct: int = 10
-    # Look-ups (views, searches) of one customer in half an hour that always
-    # count: one every two minutes for the whole half hour, beyond what reading
-    # a record or coming back to a case between calls needs.
-    lookup_min_count: int = 15
+    # Look-ups (views, searches) of the same one to three customers in half an
+    # hour that always count: one every 90 seconds for the whole half hour, all
+    # on the same few accounts, beyond what reading a record or coming back to
+    # a case between calls (every ten to twenty minutes) needs.
+    lookup_min_count: int = 20
     lookup_points: float = 40.0
     lookup_cap: float = 70.0
     # Records deleted / updated in an hour that always count: a person deleting

@@ -56,13 +56,17 @@ class Breadth:
     # -- repeated look-ups -------------------------------------------------------------
 
     def count_lookup(self, ts: float, customer_ids: tuple[str, ...],
-                     tiers: dict[str, int] | None) -> tuple[float, bool]:
-        """Count one view or search of ``customer_ids``; the highest count over the
-        sliding window among them, and whether that customer was high-tier."""
+                     tiers: dict[str, int] | None) -> tuple[float, int, bool]:
+        """Count one view or search of ``customer_ids``.
+
+        Returns the look-ups over the sliding window of the (up to) three most
+        looked-up customers together, how many customers that is, and whether
+        one of them is high-tier: a burst on one key account and one spread over
+        its two or three contacts read alike.
+        """
         half = float(int(ts // LOOKUP_HALF_SECONDS))
         high = 1.0 if tiers and tiers.get("high") else 0.0
         rows = self.lookups
-        best, best_high = 0.0, False
         for cid in customer_ids[:3]:
             h = float(stable_hash(cid))
             i = self._slot(h, ts)
@@ -73,10 +77,15 @@ class Breadth:
             rows[i + 2] += 1.0
             rows[i + 4] = ts
             rows[i + 5] = max(rows[i + 5], high)
-            count = rows[i + 2] + rows[i + 3]
-            if count > best:
-                best, best_high = count, rows[i + 5] > 0
-        return best, best_high
+        counts: list[tuple[float, bool]] = []
+        for i in range(0, len(rows), 6):
+            if rows[i + 1] == half:
+                counts.append((rows[i + 2] + rows[i + 3], rows[i + 5] > 0))
+            elif rows[i + 1] == half - 1:
+                counts.append((rows[i + 2], rows[i + 5] > 0))
+        counts.sort(reverse=True)
+        top = [c for c in counts[:3] if c[0] > 0]
+        return sum(c for c, _ in top), len(top), any(h for _, h in top)
 
     def _slot(self, h: float, ts: float) -> int:
         rows = self.lookups

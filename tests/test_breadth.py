@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
+import orjson
+
+from detector.analysis.evaluation import evaluate
+from detector.replay import load_directory, replay
+from detector.settings import Settings
+from detector.simulator import stream_world
+from detector.simulator.config import SimConfig
 from detector.wire.actions import Action
+from detector.wire.jsonl import iter_lines
 from tests.worldkit import World, alerts_for, at, codes, team
 
 DAY = 30  # a Tuesday, clear of the month-end
@@ -33,7 +42,7 @@ def test_burst_of_lookups_of_one_key_customer_is_alerted_without_its_id() -> Non
     assert mine and "repeated_lookups" in codes(mine)
     reason = next(r for a in mine for r in a.reasons if r.code == "repeated_lookups")
     assert "high-value" in reason.text
-    assert reason.details["lookups_30m"] >= 15
+    assert reason.details["lookups_30m"] >= Settings().scoring.lookup_min_count
     assert "C-KEY-77" not in json.dumps([a.to_dict() for a in actions])
 
 
@@ -99,3 +108,29 @@ def test_mass_update_far_above_the_floor_is_alerted() -> None:
     actions: list[Action]
     actions, _ = w.run()
     assert "mass_update" in codes(alerts_for(actions, eid))
+
+
+def test_simulated_lookups_and_deletes_are_alerted_and_their_look_alikes_are_not(
+    tmp_path: Path,
+) -> None:
+    counts = {"repeated_lookups": 3, "mass_delete": 3, "support_case": 3, "month_end_dedupe": 2}
+    stream_world(SimConfig(employees=120, days=21, seed=77, scenario_rate=0.0, benign_rate=0.0,
+                           scenario_counts=counts), tmp_path)
+    directory, _, _ = load_directory(iter_lines(str(tmp_path / "employees.jsonl")))
+    lines: list[bytes] = []
+    replay(Settings(), iter_lines(str(tmp_path / "events.jsonl")), directory, lines.append,
+           clock=lambda: 0.0)
+    actions = [orjson.loads(x) for x in lines]
+    truth = orjson.loads((tmp_path / "labels.json").read_bytes())
+    kinds = [sc["kind"] for sc in truth["scenarios"]]
+    assert sorted(kinds) == ["mass_delete"] * 3 + ["repeated_lookups"] * 3
+    assert sorted(b["kind"] for b in truth["benign"]) == (
+        ["month_end_dedupe"] * 2 + ["support_case"] * 3)
+    ev = evaluate(truth, actions)
+    assert ev.recall == 1.0, ev.to_dict()["missed"]
+    assert ev.benign_alerted == {}
+    expected = {"repeated_lookups": "repeated_lookups", "mass_delete": "mass_delete"}
+    for sc in truth["scenarios"]:
+        mine = [a for a in actions if a["type"] == "alert"
+                and a["employee_id"] == sc["employee_id"]]
+        assert expected[sc["kind"]] in {r["code"] for a in mine for r in a["reasons"]}

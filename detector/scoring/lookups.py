@@ -23,8 +23,9 @@ LOOKUP_ACTIONS = frozenset({"view", "search"})
 
 
 class RepeatedLookups(BaseSignal):
-    """The most looked-up customer's count over the last half hour, against the
-    floor no ordinary case work reaches and the employee's own learned peak."""
+    """Look-ups of the (up to) three most looked-up customers over the last half
+    hour, against the floor no ordinary case work reaches and the employee's own
+    learned peak."""
 
     codes: ClassVar[tuple[str, ...]] = ("repeated_lookups",)
     observes = assesses = learns = refuses = frozenset({VIEW, OTHER})
@@ -33,7 +34,7 @@ class RepeatedLookups(BaseSignal):
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:
         ev = obs.ev
         if ev.action in LOOKUP_ACTIONS and ev.customer_ids:
-            obs.lookups, obs.lookup_high = emp.breadth.count_lookup(
+            obs.lookups, obs.lookup_customers, obs.lookup_high = emp.breadth.count_lookup(
                 ev.ts, ev.customer_ids, ev.tiers)
 
     def assess(self, case: Case) -> None:
@@ -45,16 +46,18 @@ class RepeatedLookups(BaseSignal):
         if obs.lookups <= top:
             return
         pts = s.lookup_points + s.points_per_doubling * math.log2(obs.lookups / (top + 1.0))
-        tier = "high-value" if obs.lookup_high else "ordinary"
+        k = obs.lookup_customers
+        who = "one customer" if k == 1 else f"the same {k} customers"
         if obs.lookup_high:
             pts += s.tier_points
+            who += " (high-value)" if k == 1 else " (incl. high-value)"
         minutes = 2 * LOOKUP_HALF_SECONDS // 60
         case.add(Reason(
             "repeated_lookups",
-            f"looked up one {tier} customer {n(obs.lookups)} times in {minutes} minutes; "
+            f"looked up {who} {n(obs.lookups)} times in {minutes} minutes; "
             f"usual up to {n(top)}",
             min(s.lookup_cap, pts),
-            {"lookups_30m": round(obs.lookups), "usual_max": round(top),
+            {"lookups_30m": round(obs.lookups), "customers": k, "usual_max": round(top),
              "tier": "high" if obs.lookup_high else "other"},
         ), data_out=True)
 

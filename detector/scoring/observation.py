@@ -38,9 +38,10 @@ class Observation:
     cusum: float = 0.0
     cusum_gain: float | None = None
     cusum_days: int = 0
-    # Look-ups of the most looked-up customer of this event over the last half
-    # hour, and whether it is high-tier.
+    # Look-ups over the last half hour of the (up to) three most looked-up
+    # customers, how many they are, and whether one is high-tier.
     lookups: float = 0.0
+    lookup_customers: int = 0
     lookup_high: bool = False
     # Records deleted or updated (by this event's action) over the last hour.
     changed_1h: float = 0.0

@@ -478,9 +478,14 @@ PLAYS = {
 
 
 def plant(cases: list[Case], stage: Stage, seed: int) -> None:
-    """Write every malicious case's events into ``stage``; benign cases need none."""
+    """Write every malicious case's events into ``stage``, and those of the benign
+    cases that have events of their own; the other benign cases need none."""
+    from detector.simulator import breadth_plays as more
+
+    plays = {**PLAYS, "repeated_lookups": more.repeated_lookups, "mass_delete": more.mass_delete,
+             "support_case": more.support_case, "month_end_dedupe": more.month_end_dedupe}
     for case in cases:
-        play = PLAYS.get(case.kind)
+        play = plays.get(case.kind)
         if play is None:
             continue
         script = Script(stage, case, np.random.default_rng([seed, 11, case.tag]))
