@@ -107,6 +107,12 @@ class ScoringSettings:
     update_floor_1h: int = 500
     change_points: float = 40.0
     change_cap: float = 70.0
+    # Two devices of one account active within this many seconds, at least this
+    # far apart (and faster than ``travel_max_kmh`` between them): two people.
+    # 300 km is beyond the error of IP geolocation within a region.
+    concurrent_window_seconds: float = 900.0
+    concurrent_min_km: float = 300.0
+    concurrent_points: float = 55.0
     # Fewer data-out actions in a day than this never count as chunking.
     chunk_min_actions: int = 6
     # A peer-group surge: at least this many others, and this share of the

@@ -25,6 +25,8 @@ LOOKUP_SLOTS = 8
 # Seconds for a learned peak to fade to 1/e of its height.
 PEAK_MEMORY = 30 * 86400.0
 CHANGE_ACTIONS = ("delete", "update")
+# Devices whose last place is kept (laptop, phone, a second machine).
+DEVICE_SLOTS = 3
 
 
 class Breadth:
@@ -36,8 +38,8 @@ class Breadth:
     learned hourly deletes and updates.
     """
 
-    __slots__ = ("changed", "flagged", "floors", "hour", "hour_changed", "lookups", "peaks",
-                 "quiet_until")
+    __slots__ = ("changed", "devices", "flagged", "floors", "hour", "hour_changed", "lookups",
+                 "peaks", "quiet_until")
 
     def __init__(self) -> None:
         self.lookups = array("d")
@@ -52,6 +54,8 @@ class Breadth:
         self.flagged = False  # a delete or update this hour raised an alert
         # Look-ups are not learned until then: an alerted burst's window.
         self.quiet_until = 0.0
+        # The last located event of each recent device: (hash, lat, lon, ts) rows.
+        self.devices = array("d")
 
     # -- repeated look-ups -------------------------------------------------------------
 
@@ -144,6 +148,28 @@ class Breadth:
         """An alerted delete or update: its hour is not learned."""
         self.flagged = True
 
+    # -- devices used at once ----------------------------------------------------------
+
+    def other_devices(self, device: int, ts: float, window: float
+                      ) -> list[tuple[float, float, float]]:
+        """(lat, lon, ts) of the other devices' last located events within ``window``."""
+        rows, h = self.devices, float(device)
+        return [(rows[i + 1], rows[i + 2], rows[i + 3]) for i in range(0, len(rows), 4)
+                if rows[i] != h and 0.0 <= ts - rows[i + 3] <= window]
+
+    def note_device(self, device: int, lat: float, lon: float, ts: float) -> None:
+        """Where and when ``device`` was last seen; the oldest of ``DEVICE_SLOTS`` goes."""
+        rows, h = self.devices, float(device)
+        for i in range(0, len(rows), 4):
+            if rows[i] == h:
+                rows[i + 1:i + 4] = array("d", (lat, lon, max(ts, rows[i + 3])))
+                return
+        if len(rows) < 4 * DEVICE_SLOTS:
+            rows.extend((h, lat, lon, ts))
+            return
+        oldest = min(range(0, len(rows), 4), key=lambda i: rows[i + 3])
+        rows[oldest:oldest + 4] = array("d", (h, lat, lon, ts))
+
     # -- peaks -------------------------------------------------------------------------
 
     def peak(self, which: int, ts: float) -> float:
@@ -162,5 +188,6 @@ class Breadth:
         return {s: getattr(self, s) for s in self.__slots__}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.devices = array("d")
         for k, v in state.items():
             setattr(self, k, v)

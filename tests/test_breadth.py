@@ -134,3 +134,32 @@ def test_simulated_lookups_and_deletes_are_alerted_and_their_look_alikes_are_not
         mine = [a for a in actions if a["type"] == "alert"
                 and a["employee_id"] == sc["employee_id"]]
         assert expected[sc["kind"]] in {r["code"] for a in mine for r in a["reasons"]}
+
+
+MUNICH = {"country": "DE", "city": "Munich", "lat": 48.14, "lon": 11.58}
+
+
+def test_a_second_device_far_away_at_the_same_time_is_alerted_even_at_a_known_place() -> None:
+    w, ids = history()
+    eid = ids[0]
+    # The employee has worked from Munich before: a known place, so no travel.
+    for day in (8, 15, 22):
+        w.event(eid, at(day, 11), "view", geo=MUNICH)
+        w.event(eid, at(day, 14), "view", geo=MUNICH)
+    w.event(eid, at(DAY, 10), "view")  # the owner, at the Hamburg office
+    w.event(eid, at(DAY, 10, 6), "login", device_id="pc-unknown", geo=MUNICH)
+    w.event(eid, at(DAY, 10, 9), "export", 60, device_id="pc-unknown", geo=MUNICH)
+    actions, _ = w.run()
+    mine = alerts_for(actions, eid)
+    assert mine and "concurrent_sessions" in codes(mine)
+
+
+def test_a_phone_beside_the_laptop_is_not_alerted() -> None:
+    w, ids = history()
+    eid = ids[1]
+    for day in range(20, DAY + 1):
+        w.event(eid, at(day, 10, 2), "view", device_id=f"mb-{eid}",
+                geo={"country": "DE", "city": "Hamburg", "lat": 53.56, "lon": 10.0})
+    w.event(eid, at(DAY, 10), "view")
+    actions, _ = w.run()
+    assert "concurrent_sessions" not in codes(alerts_for(actions, eid))

@@ -170,6 +170,10 @@ def test_no_customer_id_name_email_or_phone_in_any_output(
         alerts = read_topic(broker.bootstrap, s.topics.alerts)
         freezes = read_topic(broker.bootstrap, s.topics.freeze_commands)
         assert alerts and freezes
+        if fmt == "native":
+            # The reasons that count look-ups and changes by customer are in the scan.
+            found = {r["code"] for m in alerts for r in orjson.loads(m.value)["reasons"]}
+            assert {"repeated_lookups", "mass_delete"} <= found, found
         texts += [m.value.decode() for m in alerts + freezes]
     blob = "\n".join(texts)
     assert "@customer.example" not in blob and "Customer Name" not in blob

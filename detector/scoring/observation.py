@@ -43,6 +43,10 @@ class Observation:
     lookups: float = 0.0
     lookup_customers: int = 0
     lookup_high: bool = False
+    # Another device of this account active at the same time: how far away
+    # (km) and how long before (minutes); 0 km when none.
+    concurrent_km: float = 0.0
+    concurrent_minutes: float = 0.0
     # Records deleted or updated (by this event's action) over the last hour.
     changed_1h: float = 0.0
 

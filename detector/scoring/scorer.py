@@ -24,6 +24,7 @@ from detector.scoring.identity import NewDevice
 from detector.scoring.lookups import RepeatedLookups
 from detector.scoring.observation import Assessment, Observation, score_of
 from detector.scoring.off_hours import OffHours
+from detector.scoring.sessions import ConcurrentSessions
 from detector.scoring.signal import DATA_OUT, KINDS, OTHER, VIEW, BaseSignal, Case, Signal
 from detector.scoring.status import AccountStatus, Notice
 from detector.scoring.territory import Territory
@@ -50,6 +51,7 @@ SIGNALS: tuple[Callable[[ScoringSettings], Signal], ...] = (
     MassChange,
     NewDevice,
     Travel,
+    ConcurrentSessions,
     Notice,
 )
 
