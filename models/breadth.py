@@ -13,7 +13,7 @@ import math
 from array import array
 from typing import Any
 
-from models.stats import WindowSum, stable_hash
+from models.stats import stable_hash
 
 # Look-ups are counted in half-window buckets: the current one and the one
 # before make a sliding window of 1-2 halves (an estimate that never misses a
@@ -21,10 +21,13 @@ from models.stats import WindowSum, stable_hash
 LOOKUP_HALF_SECONDS = 900
 # Customers followed at once.  A burst on one to three customers needs only a
 # few; the table forgets the least recently seen first.
-LOOKUP_SLOTS = 8
+LOOKUP_SLOTS = 6
 # Seconds for a learned peak to fade to 1/e of its height.
 PEAK_MEMORY = 30 * 86400.0
 CHANGE_ACTIONS = ("delete", "update")
+# Records changed over a rolling hour, in five-minute buckets.
+CHANGE_BUCKET_SECONDS = 300
+CHANGE_BUCKETS = 12
 # Devices whose last place is kept (laptop, phone, a second machine).
 DEVICE_SLOTS = 3
 
@@ -38,14 +41,18 @@ class Breadth:
     learned hourly deletes and updates.
     """
 
-    __slots__ = ("changed", "devices", "flagged", "floors", "hour", "hour_changed", "lookups",
-                 "peaks", "quiet_until")
+    __slots__ = ("changed", "changed_last", "devices", "flagged", "floors", "hour",
+                 "hour_changed", "lookups", "peaks", "quiet_until")
 
     def __init__(self) -> None:
         self.lookups = array("d")
         self.peaks = array("d", bytes(8 * 6))
         # Rolling hour of records deleted / updated, in five-minute buckets.
-        self.changed = (WindowSum(300, 12), WindowSum(300, 12))
+        # Deletes then updates, twelve five-minute buckets each, and the bucket
+        # last written.
+        # (float32: counts are exact to 16 million a bucket)
+        self.changed = array("f", bytes(4 * 2 * CHANGE_BUCKETS))
+        self.changed_last = -1
         # The UTC hour being summed and its deletes / updates, learned
         # as peaks when it ends unless an alert flagged it.
         self.hour = -1
@@ -127,9 +134,16 @@ class Breadth:
         self.floors[which] = floor
         self._roll(ts)
         self.hour_changed[which] += records
-        window = self.changed[which]
-        window.update(ts, records)
-        return window.get_at(ts)
+        ring, k = self.changed, int(ts // CHANGE_BUCKET_SECONDS)
+        if k > self.changed_last:
+            for j in range(max(self.changed_last + 1, k - CHANGE_BUCKETS + 1), k + 1):
+                ring[j % CHANGE_BUCKETS] = ring[CHANGE_BUCKETS + j % CHANGE_BUCKETS] = 0.0
+            self.changed_last = k
+        elif self.changed_last - k >= CHANGE_BUCKETS:
+            return float(records)  # older than the ring: counted on its own
+        base = which * CHANGE_BUCKETS
+        ring[base + k % CHANGE_BUCKETS] += records
+        return float(sum(ring[base:base + CHANGE_BUCKETS]))
 
     def _roll(self, ts: float) -> None:
         hour = int(ts // 3600)
@@ -184,10 +198,10 @@ class Breadth:
             self.peaks[2 * which] = value
             self.peaks[2 * which + 1] = ts
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in self.__slots__}
+    # Pickled as a tuple in slot order: names would be most of its size.
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, s) for s in self.__slots__)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.devices = array("d")
-        for k, v in state.items():
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for k, v in zip(self.__slots__, state, strict=True):
             setattr(self, k, v)
