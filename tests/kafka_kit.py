@@ -13,7 +13,7 @@ import collections
 import itertools
 import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from kafka.consumer.fetcher import Fetcher
 from kafka.record import MemoryRecords
 
 from consumers.broker import EmbeddedBroker
+from consumers.committed_view import committed_offsets
 from detector.settings import KafkaSettings, ServiceSettings, Settings, TopicSettings
 
 _names = itertools.count()
@@ -117,16 +118,43 @@ def produce(bootstrap: str, topic: str,
     return ends
 
 
-def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    """A group's committed positions on a topic (partitions without one are left out)."""
-    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+def add_ends(into: dict[int, int], more: dict[int, int]) -> dict[int, int]:
+    """Fold the ends of another ``produce`` into ``into`` (partition -> end)."""
+    for p, end in more.items():
+        into[p] = max(into.get(p, 0), end)
+    return into
+
+
+def wait_committed(
+    bootstrap: str, group: str, produced: dict[str, dict[int, int]], partitions: int,
+    also: Callable[[], bool] = lambda: True, timeout: float = 120.0, **client: Any,
+) -> None:
+    """Wait until the group's committed positions are the produced ends of every
+    partition of every topic in ``produced`` (topic -> partition -> end; a partition
+    not in it had nothing produced), read by a consumer of its own, and ``also``.
+
+    The ends come from the producer's acknowledgements, not from the broker's latest
+    offsets (Tansu answers the last batch's base offset + 1 for those).
+    """
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                      **client)
+    behind: dict[tuple[str, int], tuple[int, int]] = {}
     try:
-        out = {}
-        for p in sorted(c.partitions_for_topic(topic) or ()):
-            off = c.committed(TopicPartition(topic, p))
-            if off is not None and off >= 0:
-                out[p] = off
-        return out
+        deadline = time.monotonic() + timeout
+        while True:
+            if also():
+                behind = {}
+                for topic, ends in produced.items():
+                    for p in range(partitions):
+                        at = c.committed(TopicPartition(topic, p)) or 0
+                        if at != ends.get(p, 0):
+                            behind[(topic, p)] = (at, ends.get(p, 0))
+                if not behind and also():
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for the group's commits to reach the "
+                                     f"produced ends; (committed, end) behind: {behind}")
+            time.sleep(0.2)
     finally:
         c.close(autocommit=False)
 
