@@ -115,6 +115,24 @@ class ScoringSettings:
     concurrent_points: float = 55.0
     # Fewer data-out actions in a day than this never count as chunking.
     chunk_min_actions: int = 6
+    # Separate data-out actions in ten minutes that always count as a burst:
+    # choosing a view, running it and saving the file by hand takes a minute or
+    # more, so four in ten minutes, together moving ``burst_min_rows`` or more,
+    # is paging through a list in chunks.  A learned usual burst raises it to
+    # half again that burst.
+    burst_min_actions: int = 4
+    burst_min_rows: int = 150
+    burst_points: float = 40.0
+    burst_cap: float = 70.0
+    # Export frequency rising over weeks at usual sizes: finished days' data-out
+    # counts summed in doublings over a slow anchor, less an allowance of half a
+    # doubling a day (ordinary days, even a busy 1.4x, add nothing).  Four
+    # doublings over at least five rising days: a count that has doubled and
+    # stayed there for a week and more; a month-end's two or three busy days
+    # cannot reach it, and a steady heavy exporter's anchor is their own count.
+    frequency_allowance: float = 0.5
+    frequency_threshold: float = 4.0
+    frequency_rising_days: int = 5
     # A peer-group surge: at least this many others, and this share of the
     # group's exporters today, also moved unusual volumes.
     surge_min_others: int = 3

@@ -42,10 +42,12 @@ def day_step(s: ScoringSettings, emp: EmployeeBaseline, total: float, day: int) 
     return rise_step(anchor, total, s.day_rise_allowance, day)
 
 
-def bounds(s: ScoringSettings, rec: EmployeeRecord | None) -> tuple[float, int]:
-    """The rise and the rising days that make an escalation; someone under
-    notice gets less room for a ramp-up."""
-    limit, min_days = s.cusum_threshold, s.escalation_rising_days
+def bounds(s: ScoringSettings, rec: EmployeeRecord | None, limit: float | None = None,
+           min_days: int | None = None) -> tuple[float, int]:
+    """The rise and the rising days that make an escalation (by default the volume
+    sums'); someone under notice gets less room for a ramp-up."""
+    limit = s.cusum_threshold if limit is None else limit
+    min_days = s.escalation_rising_days if min_days is None else min_days
     if rec is not None and rec.status == "notice":
         limit *= s.notice_cusum_factor
         min_days = max(2, round(min_days * s.notice_cusum_factor))

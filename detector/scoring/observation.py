@@ -49,6 +49,9 @@ class Observation:
     concurrent_minutes: float = 0.0
     # Records deleted or updated (by this event's action) over the last hour.
     changed_1h: float = 0.0
+    # Data-out actions and their rows over the last ten minutes.
+    burst_actions: float = 0.0
+    burst_rows: float = 0.0
 
 
 @dataclass(slots=True)

@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from detector.features import local_clock
+from detector.scoring.burst import Burst
 from detector.scoring.changes import MassChange
 from detector.scoring.customer_value import CustomerValue
 from detector.scoring.escalation import Escalation
+from detector.scoring.frequency import FrequencyRise
 from detector.scoring.harvest import Harvest
 from detector.scoring.identity import NewDevice
 from detector.scoring.lookups import RepeatedLookups
@@ -43,6 +45,8 @@ SIGNALS: tuple[Callable[[ScoringSettings], Signal], ...] = (
     Volume,
     PeerSurge,
     Escalation,
+    FrequencyRise,
+    Burst,
     Territory,
     OffHours,
     CustomerValue,

@@ -297,12 +297,18 @@ def chunked_export(s: Script) -> str:
     emp, day, rng, cust = s.emp, s.case.day, s.rng, s.customers
     last = s.stage.period.days - 1
     m0 = s.working_minute(20, 150)
-    m1 = m0 + float(rng.uniform(2, 22)) * 60
-    if day == last:
-        m1 = min(m1, 1439.0)
     k = int(rng.integers(15, 41))
-    minutes = np.sort(rng.uniform(m0, m1, size=k))
-    minutes = np.maximum.accumulate(minutes + np.arange(k) * 0.5)
+    # Half page through the list in one sitting, a chunk every minute or two;
+    # the others spread the chunks over the hours of one or more shifts.
+    burst = rng.random() < 0.5
+    if burst:
+        minutes = m0 + np.cumsum(np.concatenate([[0.0], rng.uniform(0.6, 2.5, size=k - 1)]))
+    else:
+        m1 = m0 + float(rng.uniform(2, 22)) * 60
+        if day == last:
+            m1 = min(m1, 1439.0)
+        minutes = np.sort(rng.uniform(m0, m1, size=k))
+        minutes = np.maximum.accumulate(minutes + np.arange(k) * 0.5)
     typical = max(emp.export_median, 40.0)
     sizes = [int(typical * rng.uniform(0.7, 1.4)) for _ in range(k)]
     pool = cust.pool(emp.territory_pool_key(day))
