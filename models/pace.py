@@ -5,7 +5,8 @@ A chunked burst (a few dozen exports of about a hundred rows, a minute or two
 apart) stays under every per-action and hourly volume band; what gives it away
 is the pace: more separate data-out actions in ten minutes than a person
 choosing, running and saving exports by hand does.  One-minute buckets keep the
-window in 80 bytes whatever the traffic.
+window in 80 bytes whatever the traffic; the whole is about 180 bytes of a
+checkpoint.
 """
 
 from __future__ import annotations
@@ -34,16 +35,27 @@ class Pace:
     alert: a burst that grows chunk by chunk cannot teach itself.
     """
 
-    __slots__ = ("anchor", "anchor_n", "burst", "counts", "flagged", "last", "peak", "rise",
-                 "rise_days", "rows")
+    __slots__ = (
+        "anchor",
+        "anchor_n",
+        "burst",
+        "flagged",
+        "last",
+        "peak",
+        "peak_at",
+        "ring",
+        "rise",
+        "rise_days",
+    )
 
     def __init__(self) -> None:
-        self.counts = array("f", bytes(4 * PACE_BUCKETS))
-        self.rows = array("f", bytes(4 * PACE_BUCKETS))
+        # Actions per minute, then rows per minute (float32: exact to 16 million).
+        self.ring = array("f", bytes(8 * PACE_BUCKETS))
         self.last = -1  # the minute last written
         self.burst = 0.0  # the largest count of the burst under way
         self.flagged = False  # an action of the burst under way raised an alert
-        self.peak = array("d", bytes(16))  # (height, when) of the learned burst
+        self.peak = 0.0  # the learned burst's height, and when it was learned
+        self.peak_at = 0.0
         # Data-out actions per finished day with data out: a slow anchor of their
         # log, and a one-sided sum of the days above it, in doublings.
         self.anchor = 0.0
@@ -61,23 +73,25 @@ class Pace:
         if k > self.last:
             if k - self.last >= PACE_BUCKETS:
                 self._end_burst(ts, floor)
+            ring = self.ring
             for j in range(max(self.last + 1, k - PACE_BUCKETS + 1), k + 1):
-                self.counts[j % PACE_BUCKETS] = self.rows[j % PACE_BUCKETS] = 0.0
+                ring[j % PACE_BUCKETS] = ring[PACE_BUCKETS + j % PACE_BUCKETS] = 0.0
             self.last = k
         elif self.last - k >= PACE_BUCKETS:
             return 1.0, float(rows)  # older than the window: counted on its own
-        self.counts[k % PACE_BUCKETS] += 1.0
-        self.rows[k % PACE_BUCKETS] += rows
-        n = float(sum(self.counts))
+        ring = self.ring
+        ring[k % PACE_BUCKETS] += 1.0
+        ring[PACE_BUCKETS + k % PACE_BUCKETS] += rows
+        n = float(sum(ring[:PACE_BUCKETS]))
         self.burst = max(self.burst, n)
-        return n, float(sum(self.rows))
+        return n, float(sum(ring[PACE_BUCKETS:]))
 
     def _end_burst(self, ts: float, floor: float) -> None:
         if not self.flagged and self.burst:
             limit = 1.25 * max(self.usual(ts), floor)
             value = min(self.burst, limit)
             if value > self.usual(ts):
-                self.peak[0], self.peak[1] = value, ts
+                self.peak, self.peak_at = value, ts
         self.burst = 0.0
         self.flagged = False
 
@@ -87,10 +101,9 @@ class Pace:
 
     def usual(self, ts: float) -> float:
         """The largest burst learned, faded to ``ts``."""
-        height, when = self.peak[0], self.peak[1]
-        if not height:
+        if not self.peak:
             return 0.0
-        return height * math.exp(-max(0.0, ts - when) / PACE_MEMORY)
+        return self.peak * math.exp(-max(0.0, ts - self.peak_at) / PACE_MEMORY)
 
     # -- the daily count of data-out actions, over weeks ------------------------------
 
