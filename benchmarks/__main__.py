@@ -131,6 +131,9 @@ def compare(path: Path, truth: dict[str, Any], actions: list[dict[str, Any]],
             if v == m.default:
                 saved = baselines.rows_saved(truth, alerts, w.out_rows)
                 tallies[m.name].add(ev, saved, days, live)
+                if m.name == OURS.name:
+                    tallies[m.name].add_saved_by_kind(
+                        baselines.rows_saved_by_kind(truth, alerts, w.out_rows))
     print(f"  seed {seed}: comparison methods and sweeps in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
     scoring_from = (w.first_day + train_days) * 86400.0
@@ -245,25 +248,34 @@ def render(results: dict[str, Any], timings: dict[str, float] | None = None,
                   *(f"| {what} | {got} | {_yes(ok)} |" for what, got, ok in floors), ""]
     det = results.get("detection")
     if det:
-        ok_recall = det["recall"] >= 0.95
-        ok_false = det["false_per_1000"] <= 1.0
+        ok_recall = det["recall"] >= 0.97
+        ok_false = det["false_per_1000"] <= 0.5
         ok_ttd = det["median_ttd_min"] is not None and det["median_ttd_min"] <= 5
+        ours = det["methods"][OURS.name]
+        saved = ours["rows_saved"]
+        ok_saved = saved is not None and saved >= 0.9
         lines += [
             "## Detection quality", "",
             f"Simulated worlds: {det['world']} ({det['scenarios']} insider scenarios).", "",
             "| measure | measured | floor | met |", "|---|---|---|---|",
-            f"| scenario recall | {det['recall']:.1%} | >= 95% | {_yes(ok_recall)} |",
+            f"| scenario recall | {det['recall']:.1%} | >= 97% | {_yes(ok_recall)} |",
             f"| false-alerted employee-days per 1,000 | {det['false_per_1000']:.2f} "
-            f"({det['false_days']} of {det['employee_days']:,}) | <= 1 | {_yes(ok_false)} |",
+            f"({det['false_days']} of {det['employee_days']:,}) | <= 0.5 | {_yes(ok_false)} |",
+            f"| rows saved by a freeze at the first alert | {_pct(saved)} | >= 90% "
+            f"| {_yes(ok_saved)} |",
             f"| alert precision | {det['precision']:.1%} | – | – |",
             f"| median minutes from first malicious event to first alert | "
             f"{_fmt(det['median_ttd_min'])} | <= 5 | {_yes(ok_ttd)} |",
             f"| median minutes from first malicious *data-out* action to first alert | "
             f"{_fmt(det['median_ttd_data_out_min'])} | – | – |", "",
-            "| scenario | detected |", "|---|---|",
+            "| scenario | detected | median minutes to detect | rows saved |",
+            "|---|---|---|---|",
         ]
         for kind, (d, t) in sorted(det["by_kind"].items()):
-            lines.append(f"| {kind} | {d} / {t} |")
+            minutes = ours.get("median_ttd_by_kind", {}).get(kind)
+            kept, moved = ours.get("saved_by_kind", {}).get(kind, (0, 0))
+            share = _pct(kept / moved) if moved else "– (no data out)"
+            lines.append(f"| {kind} | {d} / {t} | {_fmt(minutes)} | {share} |")
         lines += ["", "Benign hard cases alerted: " + (
             ", ".join(f"{k} {v}" for k, v in sorted(det["benign_alerted"].items())) or "none"),
             ""]
@@ -312,10 +324,13 @@ def _floors(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     if det:
         ttd = det["median_ttd_min"]
         out += [
-            ("scenario recall >= 95%", f"{det['recall']:.1%}", det["recall"] >= 0.95),
-            ("false-alerted employee-days <= 1 per 1,000", f"{det['false_per_1000']:.2f}",
-             det["false_per_1000"] <= 1.0),
+            ("scenario recall >= 97%", f"{det['recall']:.1%}", det["recall"] >= 0.97),
+            ("false-alerted employee-days <= 0.5 per 1,000", f"{det['false_per_1000']:.2f}",
+             det["false_per_1000"] <= 0.5),
             ("median minutes to detect <= 5", _fmt(ttd), ttd is not None and ttd <= 5),
+            ("rows saved by a freeze at the first alert >= 90%",
+             _pct(det["methods"][OURS.name]["rows_saved"]),
+             (det["methods"][OURS.name]["rows_saved"] or 0.0) >= 0.9),
         ]
     sp = results.get("speed")
     if sp:

@@ -464,21 +464,29 @@ def rows_saved(truth: Mapping[str, Any], alerts: Iterable[Mapping[str, Any]],
     without data out add nothing to either side.  Summing both sides over
     scenarios weights each by its rows.
     """
+    by_kind = rows_saved_by_kind(truth, alerts, out_rows)
+    return sum(s for s, _ in by_kind.values()), sum(t for _, t in by_kind.values())
+
+
+def rows_saved_by_kind(truth: Mapping[str, Any], alerts: Iterable[Mapping[str, Any]],
+                       out_rows: Mapping[str, tuple[float, int]]) -> dict[str, tuple[int, int]]:
+    """:func:`rows_saved` per scenario kind."""
     times: dict[str, list[float]] = {}
     for a in alerts:
         if a.get("type") == "alert":
             times.setdefault(a["employee_id"], []).append(_ts(a["event_time"]))
     for lst in times.values():
         lst.sort()
-    saved = total = 0
+    out: dict[str, tuple[int, int]] = {}
     for sc in truth.get("scenarios", []):
         moved = [out_rows[i] for i in sc.get("event_ids", []) if i in out_rows]
-        total += sum(r for _, r in moved)
+        total = sum(r for _, r in moved)
         start, end = _ts(sc["start"]), _ts(sc["end"]) + GRACE_SECONDS
         first = next((t for t in times.get(sc["employee_id"], []) if start <= t <= end), None)
-        if first is not None:
-            saved += sum(r for t, r in moved if t >= first)
-    return saved, total
+        saved = sum(r for t, r in moved if t >= first) if first is not None else 0
+        was = out.get(sc["kind"], (0, 0))
+        out[sc["kind"]] = (was[0] + saved, was[1] + total)
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -553,6 +561,9 @@ class Tally:
     saved_rows: int = 0
     moved_rows: int = 0
     world_days: float = 0.0
+    # Per scenario kind: (rows saved, rows moved) and minutes to detect.
+    saved_by_kind: dict[str, list[int]] = field(default_factory=dict)
+    minutes_by_kind: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, ev: Evaluation, saved: tuple[int, int], days: int, live_days: float) -> None:
         """Add one world; rates count only the ``live_days`` of ``days`` the method could alert."""
@@ -571,6 +582,15 @@ class Tally:
         self.saved_rows += saved[0]
         self.moved_rows += saved[1]
         self.world_days += live_days
+        for r in ev.scenarios:
+            if r.minutes_to_detect is not None:
+                self.minutes_by_kind.setdefault(r.kind, []).append(r.minutes_to_detect)
+
+    def add_saved_by_kind(self, by_kind: Mapping[str, tuple[int, int]]) -> None:
+        for kind, (saved, moved) in by_kind.items():
+            acc = self.saved_by_kind.setdefault(kind, [0, 0])
+            acc[0] += saved
+            acc[1] += moved
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -585,4 +605,7 @@ class Tally:
             "saved_rows": self.saved_rows,
             "moved_rows": self.moved_rows,
             "alerts_per_day": self.alerts / max(self.world_days, 1),
+            "saved_by_kind": {k: tuple(v) for k, v in self.saved_by_kind.items()},
+            "median_ttd_by_kind": {k: statistics.median(v)
+                                   for k, v in self.minutes_by_kind.items()},
         }

@@ -61,6 +61,9 @@ def alert_line(doc: dict[str, Any], colour: bool) -> str:
         codes = ",".join(str(r.get("code")) for r in a.get("reasons") or [] if isinstance(r, dict))
         esc = " (escalation)" if a.get("escalation") else ""
         text = f"score {a.get('score')}{esc} [{codes}] {a.get('summary', '')}"
+    elif kind == "freeze" and a.get("scope") == "data_access":
+        codes = ",".join(str(r.get("code")) for r in a.get("reasons") or [] if isinstance(r, dict))
+        text = f"data access locked until released [{codes}]"
     elif kind == "freeze":
         text = f"data-out rights frozen until {a.get('expires_at')}"
     else:

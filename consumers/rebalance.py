@@ -35,6 +35,7 @@ from consumers.task import Task, open_audit
 from consumers.transactions import abort_transaction, close_producer
 from detector.directory import Directory
 from detector.engine import Engine
+from detector.partitioning import owner
 from detector.settings import Settings
 
 log = logging.getLogger("insider.service")
@@ -98,6 +99,8 @@ class Assignments:
         self.exactly_once = settings.service.delivery == "exactly_once"
         self.consumer: KafkaConsumer | None = None
         self.to_open: set[int] = set()
+        # Partitions of the events topic: a task's engine locks only its own leavers.
+        self.partitions = 1
         self._open_retry = RETRY_PAUSE_S
 
     def assigned(self, assigned: set[TopicPartition]) -> None:
@@ -190,7 +193,7 @@ class Assignments:
             committed[p] = (e or 0, c or 0)
         restored = restore(s, parts, committed, self.state_key)
         for p in parts:
-            engine = Engine(s, self.directory)
+            engine = Engine(s, self.directory, owns=owner(p, self.partitions))
             r = restored[p]
             engine.load_state(r.shared, r.employees)
             task = Task(p, engine, producers[p])

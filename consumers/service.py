@@ -107,6 +107,7 @@ class Service:
         if s.service.metrics_port:
             _, self._metrics_server = serve(self, s.service.metrics_port, s.service.metrics_host)
         partitions = ensure_topics(s)[s.topics.events]
+        self.assignments.partitions = partitions
         if self.bundles is not None:
             self.bundles.partitions = partitions
             self.bundles.check()
@@ -321,12 +322,13 @@ class Service:
                 task.changed = True
 
     def _expire_idle(self, now: float) -> None:
-        """Release freezes on partitions that have gone quiet (see idle_expiry_after_s)."""
+        """Release freezes and publish offboarding locks on partitions that have gone
+        quiet (see idle_expiry_after_s): event time moves on with the wall clock."""
         after = self.settings.service.idle_expiry_after_s
         for task in self.tasks.values():
             engine = task.engine
             quiet = now - task.last_event_wall
-            if quiet < after or engine.incidents.next_expiry == float("inf"):
+            if quiet < after or engine.next_due == float("inf"):
                 continue
             if engine.watermark == float("-inf"):
                 continue

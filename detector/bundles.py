@@ -16,6 +16,7 @@ from typing import Any
 from detector import __version__
 from detector.directory import Directory
 from detector.engine import Engine
+from detector.partitioning import owner
 from detector.settings import Settings, read_secret
 from models.baseline import Baselines
 from models.bundle import (
@@ -128,10 +129,12 @@ def engines_from(
     bundle: Bundle, settings: Settings, directory: Directory,
     clock: Callable[[], float] = time.time,
 ) -> list[Engine]:
-    """One engine per partition the bundle was fit with, in partition order."""
+    """One engine per partition the bundle was fit with, in partition order, each
+    locking only the leavers of its own partition."""
     out = []
-    for part in bundle.baselines():
-        engine = Engine(settings, directory, clock)
+    parts = bundle.baselines()
+    for p, part in enumerate(parts):
+        engine = Engine(settings, directory, clock, owns=owner(p, len(parts)))
         engine.adopt_baselines(part)
         out.append(engine)
     return out

@@ -26,12 +26,17 @@ class Directory:
     several versions pay for a bisect.
     """
 
-    __slots__ = ("_many", "_one")
+    __slots__ = ("_leavers", "_many", "_one", "leaving")
 
     def __init__(self, records: Iterable[EmployeeRecord] = ()) -> None:
         self._one: dict[str, EmployeeRecord] = {}
         # employee_id -> (sorted updated_at values, records in the same order)
         self._many: dict[str, tuple[list[float], list[EmployeeRecord]]] = {}
+        # Employees as their records about leaving arrive (a status or last day that
+        # may lock the account, and any later version, which may lift it), in order:
+        # engines follow this list to schedule offboarding locks.
+        self.leaving: list[str] = []
+        self._leavers: set[str] = set()
         for record in records:
             self.add(record)
 
@@ -39,6 +44,9 @@ class Directory:
         """Add a version; one with the same employee and updated_at replaces the earlier one."""
         eid = record.employee_id
         when = record.updated_at
+        if record.status == "terminated" or record.last_day is not None or eid in self._leavers:
+            self._leavers.add(eid)
+            self.leaving.append(eid)
         one = self._one.get(eid)
         if one is not None:
             if one.updated_at == when:

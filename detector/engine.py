@@ -17,6 +17,7 @@ from typing import Any
 
 from detector.decisions import IncidentBook, Trigger
 from detector.directory import Directory
+from detector.offboarding import Offboarding
 from detector.scoring import Assessment, Observation, Scorer, score_of
 from detector.settings import DecisionSettings, Settings
 from detector.wire.actions import Action, derive_id
@@ -97,11 +98,16 @@ class Engine:
         settings: Settings,
         directory: Directory,
         clock: Callable[[], float] = time.time,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
+        """``owns``: whether an employee's events come to this engine (its partition),
+        for what it decides without an event (offboarding locks); None for all."""
         self.settings = settings
         self.directory = directory
         self.scorer = Scorer(settings.scoring)
         self.incidents = IncidentBook(settings.decisions, clock, settings.model_version)
+        self.offboarding = Offboarding(directory, owns, clock)
+        self.offboarding.model_version = settings.model_version
         self.employees: dict[str, EmployeeBaseline] = {}
         self.peers: dict[str, PeerBaseline] = {}
         self.glob = PeerBaseline()
@@ -146,6 +152,8 @@ class Engine:
             self.watermark = ev.ts
             if self.incidents.next_expiry <= ev.ts:
                 out.extend(self._count(self.incidents.expire(ev.ts)))
+            if self.offboarding.next_due <= ev.ts:
+                out.extend(self._count(self.offboarding.advance(ev.ts)))
         rec = self.directory.at(ev.employee_id, ev.ts)
         if rec is None:
             rec = self._provisional(ev.employee_id)
@@ -258,8 +266,9 @@ class Engine:
         return len(self.employees)
 
     def active_freezes(self) -> int:
-        """Freezes in force."""
-        return sum(1 for inc in self.incidents.open.values() if inc.freeze_id)
+        """Freezes in force, offboarding locks included."""
+        return (sum(1 for inc in self.incidents.open.values() if inc.freeze_id)
+                + sum(1 for _, held in self.offboarding.locks.values() if held))
 
     def judged_by(
         self, employee_id: str, ts: float
@@ -283,6 +292,7 @@ class Engine:
             "glob": self.glob,
             "watermark": self.watermark,
             "incidents": self.incidents.state(),
+            "offboarding": self.offboarding.state(),
             "counters": self.counters,
             "model_version": self.model_version,
         }
@@ -297,6 +307,7 @@ class Engine:
         """Thresholds and model name from a bundle; the engine's settings stay as built."""
         self.incidents.s = decisions
         self.incidents.model_version = model_version
+        self.offboarding.model_version = model_version
         self._alert_at = decisions.alert
 
     def employee_state(self, employee_id: str) -> EmployeeState | None:
@@ -322,6 +333,9 @@ class Engine:
             self.counters = shared["counters"]
             self.incidents.model_version = shared.get("model_version",
                                                       self.incidents.model_version)
+            self.offboarding.model_version = self.incidents.model_version
+            if "offboarding" in shared:
+                self.offboarding.load_state(shared["offboarding"])
         for employee_id, st in employees.items():
             self.employees[employee_id] = st.baseline
             if st.refused:
@@ -352,24 +366,36 @@ class Engine:
             got = self._early[employee_id] = (first, early)
         return got[1]
 
-    def advance(self, ts: float) -> list[Action]:
-        """Move event time on without an event: the freezes due by ``ts`` are released.
+    @property
+    def next_due(self) -> float:
+        """The earliest event time at which something falls due without an event: a
+        freeze's expiry or an offboarding lock (infinity when nothing is pending)."""
+        return min(self.incidents.next_expiry, self.offboarding.next_due)
 
-        For a live stream that has gone quiet; the releases are the ones the next
+    def advance(self, ts: float) -> list[Action]:
+        """Move event time on without an event: the freezes due by ``ts`` are released
+        and the offboarding locks due by then published.
+
+        For a live stream that has gone quiet; the actions are the ones the next
         event would have brought, with the same ids and times.
         """
         if ts <= self.watermark:
             return []
         self.watermark = ts
-        if self.incidents.next_expiry > ts:
-            return []
-        return self._count(self.incidents.expire(ts))
+        out: list[Action] = []
+        if self.incidents.next_expiry <= ts:
+            out.extend(self._count(self.incidents.expire(ts)))
+        if self.offboarding.next_due <= ts:
+            out.extend(self._count(self.offboarding.advance(ts)))
+        return out
 
     def release(
         self, employee_id: str, reason: str = "analyst", at: float | None = None
     ) -> list[Action]:
+        """An analyst's release: the employee's freeze and offboarding lock are lifted."""
         when = self.watermark if at is None else at
-        return self._count(self.incidents.release(employee_id, reason, when))
+        return self._count(self.incidents.release(employee_id, reason, when)
+                           + self.offboarding.release(employee_id, reason, when))
 
     def _trigger(self, ev: Event, rec: EmployeeRecord | None, a: Assessment) -> Trigger:
         r = rec

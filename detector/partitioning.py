@@ -7,6 +7,8 @@ topic: each partition has baselines of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 
@@ -41,3 +43,10 @@ def partition_for(key: str, partitions: int) -> int:
     if partitions == 1:
         return 0
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def owner(partition: int, partitions: int) -> Callable[[str], bool] | None:
+    """Whether an employee's events land on ``partition``; None when there is only one."""
+    if partitions <= 1:
+        return None
+    return lambda employee_id: partition_for(employee_id, partitions) == partition

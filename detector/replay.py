@@ -17,7 +17,7 @@ import orjson
 from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
-from detector.partitioning import partition_for
+from detector.partitioning import owner, partition_for
 from detector.settings import Settings
 from detector.wire.actions import Action
 from detector.wire.employees import parse_employee
@@ -179,7 +179,8 @@ def replay(
     """
     if partitions < 1:
         raise ValueError("partitions must be >= 1")
-    engines = [Engine(settings, directory, clock) for _ in range(partitions)]
+    engines = [Engine(settings, directory, clock, owns=owner(p, partitions))
+               for p in range(partitions)]
     summary = ReplaySummary()
     bar = _Progress(progress) if progress is not None else None
     dumps = orjson.dumps

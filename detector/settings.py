@@ -92,8 +92,47 @@ class ScoringSettings:
     harvest_min_distinct: int = 30
     # Fewer distinct customers in ten minutes than this never count as a fast harvest.
     pace_min_distinct: int = 10
+    # Look-ups (views, searches) of the same one to three customers in half an
+    # hour that always count: one every 90 seconds for the whole half hour, all
+    # on the same few accounts, beyond what reading a record or coming back to
+    # a case between calls (every ten to twenty minutes) needs.
+    lookup_min_count: int = 20
+    lookup_points: float = 40.0
+    lookup_cap: float = 70.0
+    # Records deleted / updated in an hour that always count: a person deleting
+    # by hand does a few dozen (a month-end dedupe); editing one record takes
+    # most of a minute, so 500 updates an hour are a bulk job.  Learned hourly
+    # peaks raise them for those whose work does more.
+    delete_floor_1h: int = 100
+    update_floor_1h: int = 500
+    change_points: float = 40.0
+    change_cap: float = 70.0
+    # Two devices of one account active within this many seconds, at least this
+    # far apart (and faster than ``travel_max_kmh`` between them): two people.
+    # 300 km is beyond the error of IP geolocation within a region.
+    concurrent_window_seconds: float = 900.0
+    concurrent_min_km: float = 300.0
+    concurrent_points: float = 55.0
     # Fewer data-out actions in a day than this never count as chunking.
     chunk_min_actions: int = 6
+    # Separate data-out actions in ten minutes that always count as a burst:
+    # choosing a view, running it and saving the file by hand takes a minute or
+    # more, so four in ten minutes, together moving ``burst_min_rows`` or more,
+    # is paging through a list in chunks.  A learned usual burst raises it to
+    # half again that burst.
+    burst_min_actions: int = 4
+    burst_min_rows: int = 150
+    burst_points: float = 40.0
+    burst_cap: float = 70.0
+    # Export frequency rising over weeks at usual sizes: finished days' data-out
+    # counts summed in doublings over a slow anchor, less an allowance of half a
+    # doubling a day (ordinary days, even a busy 1.4x, add nothing).  Four
+    # doublings over at least five rising days: a count that has doubled and
+    # stayed there for a week and more; a month-end's two or three busy days
+    # cannot reach it, and a steady heavy exporter's anchor is their own count.
+    frequency_allowance: float = 0.5
+    frequency_threshold: float = 4.0
+    frequency_rising_days: int = 5
     # A peer-group surge: at least this many others, and this share of the
     # group's exporters today, also moved unusual volumes.
     surge_min_others: int = 3

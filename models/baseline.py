@@ -17,14 +17,9 @@ from typing import Any
 
 from river import stats
 
-from models.stats import (
-    DistinctCounter,
-    EWStat,
-    PacedCounter,
-    RecentSet,
-    WindowSum,
-    stable_hash,
-)
+from models.breadth import Breadth
+from models.pace import Pace
+from models.stats import DistinctCounter, EWStat, PacedCounter, RecentSet, WindowSum, stable_hash
 from models.views import ViewHistory
 from models.volume import PEAK_KEYS, ClosedPeriods, VolumeBaseline, all_slots
 
@@ -119,6 +114,7 @@ class EmployeeBaseline(VolumeBaseline, ViewHistory):
     __slots__ = (
         "anchor",
         "anchor_24h",
+        "breadth",
         "countries",
         "cusum",
         "cusum_day",
@@ -139,6 +135,7 @@ class EmployeeBaseline(VolumeBaseline, ViewHistory):
         "last_ts",
         "n_events",
         "oot",
+        "pace",
         "peaks",
         "places",
         "terr",
@@ -201,6 +198,8 @@ class EmployeeBaseline(VolumeBaseline, ViewHistory):
         self.last_ts = math.nan
         # (id of the directory version last seen, hash of role/group/territories).
         self.job = (0, 0)
+        self.breadth = Breadth()  # repeated look-ups, mass deletes and updates
+        self.pace = Pace()  # data-out actions over a sliding ten minutes
 
     def new_job(self) -> None:
         """Role or territories changed: volumes and territory mix start afresh.
@@ -434,6 +433,8 @@ class EmployeeBaseline(VolumeBaseline, ViewHistory):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.breadth = Breadth()  # checkpoints written before they existed
+        self.pace = Pace()
         for k, v in state.items():
             setattr(self, k, v)
 

@@ -30,8 +30,9 @@ _TAG = 32
 
 # Only modules that hold learned state; never one whose classes touch files or sockets.
 _MODULES = frozenset({
-    "models.baseline", "models.stats", "detector.engine", "detector.scoring.observation",
-    "detector.decisions", "detector.wire.events", "detector.wire.employees",
+    "models.baseline", "models.breadth", "models.pace", "models.stats", "detector.engine",
+    "detector.scoring.observation", "detector.decisions", "detector.wire.events",
+    "detector.wire.employees",
     "detector.wire.actions",
 })
 # Modules whose classes moved: snapshots written before name the old module.

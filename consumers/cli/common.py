@@ -47,6 +47,8 @@ def print_action(a: dict[str, object]) -> None:
     when = str(a.get("event_time", ""))
     if kind == "ALERT":
         text = f"score {a.get('score')}: {a.get('summary')}"
+    elif kind == "FREEZE" and a.get("scope") == "data_access":
+        text = f"data access of {a.get('employee_id')} locked until released: {a.get('summary')}"
     elif kind == "FREEZE":
         text = f"data-out rights of {a.get('employee_id')} frozen until {a.get('expires_at')}"
     else:

@@ -17,6 +17,7 @@ from models.stats import LOG_SD_FLOOR, EWStat
 from models.volume import ClosedPeriods
 
 CUSUM_STEP_CAP = 2.0
+LN2 = math.log(2)
 
 
 def rise_step(anchor: EWStat, value: float, allowance: float, day: int) -> float:
@@ -42,10 +43,12 @@ def day_step(s: ScoringSettings, emp: EmployeeBaseline, total: float, day: int) 
     return rise_step(anchor, total, s.day_rise_allowance, day)
 
 
-def bounds(s: ScoringSettings, rec: EmployeeRecord | None) -> tuple[float, int]:
-    """The rise and the rising days that make an escalation; someone under
-    notice gets less room for a ramp-up."""
-    limit, min_days = s.cusum_threshold, s.escalation_rising_days
+def bounds(s: ScoringSettings, rec: EmployeeRecord | None, limit: float | None = None,
+           min_days: int | None = None) -> tuple[float, int]:
+    """The rise and the rising days that make an escalation (by default the volume
+    sums'); someone under notice gets less room for a ramp-up."""
+    limit = s.cusum_threshold if limit is None else limit
+    min_days = s.escalation_rising_days if min_days is None else min_days
     if rec is not None and rec.status == "notice":
         limit *= s.notice_cusum_factor
         min_days = max(2, round(min_days * s.notice_cusum_factor))
@@ -96,8 +99,10 @@ class Escalation(BaseSignal):
         obs.cusum_days = days_rising if obs.cusum > 0 else 0
         limit, min_days = bounds(s, obs.rec)
         # A rise over several separate days, not a few spikes in one or two
-        # (which are the volume signal's business).
-        if obs.cusum >= limit and rows >= s.min_rows and obs.cusum_days >= min_days:
+        # (which are the volume signal's business); the export named is itself
+        # part of the rise, at least double the long-term typical.
+        if (obs.cusum >= limit and rows >= s.min_rows and obs.cusum_days >= min_days
+                and math.log1p(rows) - anchor.mean >= LN2):
             case.escalated = True
             recent = math.expm1(emp.stat("rows").mean)
             usual = math.expm1(anchor.mean)
@@ -124,7 +129,8 @@ class Escalation(BaseSignal):
         rise = max(0.0, so_far + step)
         days = rising_days + (step > 0) if rise > 0 else 0
         limit, min_days = bounds(s, obs.rec)
-        if rise >= limit and days >= min_days:
+        # A day below the floor of every usual range moves too little to report.
+        if rise >= limit and days >= min_days and day_rows >= s.volume_floor_rows:
             usual = math.expm1(emp.anchor_of("rows_24h").mean)
             case.add(Reason(
                 "volume_escalation",

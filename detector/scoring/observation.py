@@ -38,6 +38,20 @@ class Observation:
     cusum: float = 0.0
     cusum_gain: float | None = None
     cusum_days: int = 0
+    # Look-ups over the last half hour of the (up to) three most looked-up
+    # customers, how many they are, and whether one is high-tier.
+    lookups: float = 0.0
+    lookup_customers: int = 0
+    lookup_high: bool = False
+    # Another device of this account active at the same time: how far away
+    # (km) and how long before (minutes); 0 km when none.
+    concurrent_km: float = 0.0
+    concurrent_minutes: float = 0.0
+    # Records deleted or updated (by this event's action) over the last hour.
+    changed_1h: float = 0.0
+    # Data-out actions and their rows over the last ten minutes.
+    burst_actions: float = 0.0
+    burst_rows: float = 0.0
 
 
 @dataclass(slots=True)

@@ -16,12 +16,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from detector.features import local_clock
+from detector.scoring.burst import Burst
+from detector.scoring.changes import MassChange
 from detector.scoring.customer_value import CustomerValue
 from detector.scoring.escalation import Escalation
+from detector.scoring.frequency import FrequencyRise
 from detector.scoring.harvest import Harvest
 from detector.scoring.identity import NewDevice
+from detector.scoring.lookups import RepeatedLookups
 from detector.scoring.observation import Assessment, Observation, score_of
 from detector.scoring.off_hours import OffHours
+from detector.scoring.sessions import ConcurrentSessions
 from detector.scoring.signal import DATA_OUT, KINDS, OTHER, VIEW, BaseSignal, Case, Signal
 from detector.scoring.status import AccountStatus, Notice
 from detector.scoring.territory import Territory
@@ -41,12 +46,17 @@ SIGNALS: tuple[Callable[[ScoringSettings], Signal], ...] = (
     Volume,
     PeerSurge,
     Escalation,
+    FrequencyRise,
+    Burst,
     Territory,
     OffHours,
     CustomerValue,
     Harvest,
+    RepeatedLookups,
+    MassChange,
     NewDevice,
     Travel,
+    ConcurrentSessions,
     Notice,
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from detector.scoring.calendar import date_of, local_date
-from detector.scoring.signal import DATA_OUT, BaseSignal, Case
+from detector.scoring.signal import DATA_OUT, OTHER, VIEW, BaseSignal, Case
 from detector.wire.actions import Reason
 
 
@@ -68,7 +68,8 @@ class Notice(BaseSignal):
     """
 
     codes: ClassVar[tuple[str, ...]] = ("notice_period",)
-    assesses = frozenset({DATA_OUT})  # it weighs data-out points only
+    # It weighs data-out points only (mass deletes and look-up bursts count too).
+    assesses = frozenset({DATA_OUT, VIEW, OTHER})
 
     def assess(self, case: Case) -> None:
         s, rec = self.s, case.obs.rec

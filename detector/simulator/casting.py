@@ -76,10 +76,19 @@ _ELIGIBLE: dict[str, Callable[[Employee], bool]] = {
     "territory_reassignment": lambda e: e.role.name in ("sales_rep", "account_manager"),
     "business_travel": _seller,
     "normal_leaver": _human,
+    "repeated_lookups": lambda e: e.role.name in ("sales_rep", "account_manager", "sales_manager")
+    or (e.role.name == "support_agent" and not e.night),
+    "mass_delete": _human,
+    "support_case": lambda e: e.role.name == "support_agent" and not e.night,
+    "month_end_dedupe": lambda e: e.role.name in ("sales_manager", "sales_ops") and not e.night,
 }
+# Kinds added later are cast last, so that adding them leaves who plays the
+# older ones unchanged.
+_LATER = ("repeated_lookups", "mass_delete", "support_case", "month_end_dedupe")
 _ORDER: tuple[str, ...] = (
     "night_shift", "marketing_bulk_export", "analyst_large_export", "month_end_finance",
-    *MALICIOUS_KINDS, "new_hire", "territory_reassignment", "business_travel", "normal_leaver",
+    *(k for k in MALICIOUS_KINDS if k not in _LATER), "new_hire", "territory_reassignment",
+    "business_travel", "normal_leaver", *_LATER,
 )
 assert set(_ORDER) == set(MALICIOUS_KINDS) | set(BENIGN_KINDS)
 
@@ -184,6 +193,33 @@ class Casting:
 
     def _impossible_travel(self, case: Case) -> bool:
         return self._out_of_territory_export(case)
+
+    def _repeated_lookups(self, case: Case) -> bool:
+        return self._out_of_territory_export(case)
+
+    def _mass_delete(self, case: Case) -> bool:
+        return self._out_of_territory_export(case)
+
+    # -- benign plays with events of their own (breadth_plays.py) ----------------------
+
+    def _support_case(self, case: Case) -> bool:
+        if not self._out_of_territory_export(case):
+            return False
+        case.window = self._shift(case.emp, case.day)
+        case.description = "support case: one customer looked at several times over two hours"
+        return True
+
+    def _month_end_dedupe(self, case: Case) -> bool:
+        emp = case.emp
+        close = [d for d in self.period.finance_close
+                 if self.warm <= d <= self.last and self.period.weekdays[d] in emp.days]
+        day = self._pick(close or workdays(emp, self.period, self.warm, self.last))
+        if day is None:
+            return False
+        case.day = day
+        case.window = self._shift(emp, day)
+        case.description = "month-end dedupe: a few dozen duplicate accounts deleted"
+        return True
 
     def _departing_employee(self, case: Case) -> bool:
         emp = case.emp

@@ -16,6 +16,8 @@ MALICIOUS_KINDS: tuple[str, ...] = (
     "view_harvesting",
     "impossible_travel",
     "slow_escalation",
+    "repeated_lookups",
+    "mass_delete",
 )
 BENIGN_KINDS: tuple[str, ...] = (
     "night_shift",
@@ -26,6 +28,8 @@ BENIGN_KINDS: tuple[str, ...] = (
     "territory_reassignment",
     "business_travel",
     "normal_leaver",
+    "support_case",
+    "month_end_dedupe",
 )
 ALL_KINDS: tuple[str, ...] = MALICIOUS_KINDS + BENIGN_KINDS
 

@@ -297,12 +297,18 @@ def chunked_export(s: Script) -> str:
     emp, day, rng, cust = s.emp, s.case.day, s.rng, s.customers
     last = s.stage.period.days - 1
     m0 = s.working_minute(20, 150)
-    m1 = m0 + float(rng.uniform(2, 22)) * 60
-    if day == last:
-        m1 = min(m1, 1439.0)
     k = int(rng.integers(15, 41))
-    minutes = np.sort(rng.uniform(m0, m1, size=k))
-    minutes = np.maximum.accumulate(minutes + np.arange(k) * 0.5)
+    # Half page through the list in one sitting, a chunk every minute or two;
+    # the others spread the chunks over the hours of one or more shifts.
+    burst = rng.random() < 0.5
+    if burst:
+        minutes = m0 + np.cumsum(np.concatenate([[0.0], rng.uniform(0.6, 2.5, size=k - 1)]))
+    else:
+        m1 = m0 + float(rng.uniform(2, 22)) * 60
+        if day == last:
+            m1 = min(m1, 1439.0)
+        minutes = np.sort(rng.uniform(m0, m1, size=k))
+        minutes = np.maximum.accumulate(minutes + np.arange(k) * 0.5)
     typical = max(emp.export_median, 40.0)
     sizes = [int(typical * rng.uniform(0.7, 1.4)) for _ in range(k)]
     pool = cust.pool(emp.territory_pool_key(day))
@@ -478,9 +484,14 @@ PLAYS = {
 
 
 def plant(cases: list[Case], stage: Stage, seed: int) -> None:
-    """Write every malicious case's events into ``stage``; benign cases need none."""
+    """Write every malicious case's events into ``stage``, and those of the benign
+    cases that have events of their own; the other benign cases need none."""
+    from detector.simulator import breadth_plays as more
+
+    plays = {**PLAYS, "repeated_lookups": more.repeated_lookups, "mass_delete": more.mass_delete,
+             "support_case": more.support_case, "month_end_dedupe": more.month_end_dedupe}
     for case in cases:
-        play = PLAYS.get(case.kind)
+        play = plays.get(case.kind)
         if play is None:
             continue
         script = Script(stage, case, np.random.default_rng([seed, 11, case.tag]))

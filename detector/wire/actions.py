@@ -15,6 +15,8 @@ FREEZE = "freeze"
 RELEASE = "release"
 SEVERITIES = ("low", "medium", "high", "critical")
 FREEZE_SCOPE = "data_out"
+# An offboarding lock: all of the account's data access, with no expiry.
+LOCK_SCOPE = "data_access"
 
 
 @dataclass(slots=True)

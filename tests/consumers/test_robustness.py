@@ -7,6 +7,7 @@ import io
 import logging
 import pickle
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,12 +138,30 @@ def _with_contact_data(raw: bytes) -> bytes:
     return orjson.dumps(doc)
 
 
+def _burst_of_listed_exports(events: list[bytes]) -> list[bytes]:
+    """Twelve copies, a minute apart, of the last export that lists its customers,
+    after its employee's last event: a chunked burst whose reason must name none."""
+    docs = [orjson.loads(raw) for raw in events if raw.startswith(b"{")]
+    docs = [d for d in docs if isinstance(d, dict) and isinstance(d.get("timestamp"), str)]
+    pick = next(d for d in reversed(docs) if d.get("action") == "export"
+                and d.get("customers") and int(d.get("record_count") or 0) >= 20)
+    mine = [d["timestamp"] for d in docs if d.get("employee_id") == pick["employee_id"]]
+    last = max(datetime.fromisoformat(t) for t in mine)
+    out = []
+    for i in range(12):
+        copy = dict(pick, event_id=f"burst-{i}",
+                    timestamp=(last + timedelta(minutes=1 + i)).isoformat())
+        out.append(orjson.dumps(copy))
+    return out
+
+
 def test_no_customer_id_name_email_or_phone_in_any_output(
     broker: EmbeddedBroker, small_world: Path
 ) -> None:
     """Every alert (native and OCSF), freeze, release, log line and metric of a run."""
     events = [_with_contact_data(raw) if raw.startswith(b"{") else raw
               for raw in _lines(small_world / "events.jsonl")]
+    events += _burst_of_listed_exports(events)
     secrets: set[str] = set()
     for raw in events:
         for c in (orjson.loads(raw).get("customers") or []) if raw.startswith(b"{") else []:
@@ -168,6 +187,12 @@ def test_no_customer_id_name_email_or_phone_in_any_output(
         alerts = read_topic(broker.bootstrap, s.topics.alerts)
         freezes = read_topic(broker.bootstrap, s.topics.freeze_commands)
         assert alerts and freezes
+        if fmt == "native":
+            # The reasons that count look-ups and changes by customer are in the scan.
+            found = {r["code"] for m in alerts for r in orjson.loads(m.value)["reasons"]}
+            assert {"repeated_lookups", "mass_delete", "export_burst"} <= found, found
+            locks = {r["code"] for m in freezes for r in orjson.loads(m.value)["reasons"]}
+            assert locks & {"offboarding_last_day", "offboarding_terminated"}, locks
         texts += [m.value.decode() for m in alerts + freezes]
     blob = "\n".join(texts)
     assert "@customer.example" not in blob and "Customer Name" not in blob

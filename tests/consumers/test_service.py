@@ -455,9 +455,12 @@ def test_freezes_expire_on_a_partition_that_has_gone_quiet(
               >= len(_lines(small_world / "employees.jsonl")) + 1, what="directory update")
         produce(broker.bootstrap, s.topics.events,
                 [(a.encode(), _event_like(small_world, a, "probe-q-1", "2026-10-15T12:00:00Z"))])
-        _wait(lambda: any(x.type == "freeze" and x.employee_id == a for x in actions),
-              what="the freeze")
-        freeze = next(x for x in actions if x.type == "freeze" and x.employee_id == a)
+        # The termination also locks the account's data access (no expiry): the
+        # data-out freeze is the one with a TTL.
+        _wait(lambda: any(x.type == "freeze" and x.employee_id == a and x.scope == "data_out"
+                          for x in actions), what="the freeze")
+        freeze = next(x for x in actions
+                      if x.type == "freeze" and x.employee_id == a and x.scope == "data_out")
         # No event follows: the quiet partition's clock lets the 3 s freeze expire.
         _wait(lambda: any(x.type == "release" and x.employee_id == a for x in actions),
               timeout=30, what="the release")

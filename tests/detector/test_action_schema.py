@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
-from detector.wire.actions import ALERT, FREEZE, FREEZE_SCOPE, RELEASE, Action, Reason, derive_id
+from detector.wire.actions import (
+    ALERT,
+    FREEZE,
+    FREEZE_SCOPE,
+    LOCK_SCOPE,
+    RELEASE,
+    Action,
+    Reason,
+    derive_id,
+)
 from detector.wire.times import parse_timestamp
 
 SCHEMA = json.loads(
@@ -245,3 +254,34 @@ def test_release_needs_a_reason_and_judges_no_event() -> None:
 def test_multiline_reason_text_is_rejected() -> None:
     two_lines = Reason("off_hours", "exported 900 rows\nat 03:10 local time", 12.0)
     assert any(e.validator == "pattern" for e in errors(alert(reasons=[two_lines]).to_dict()))
+
+
+def lock() -> Action:
+    return alert(
+        action_id=derive_id("freeze", "offboarding", "E1042"),
+        type=FREEZE,
+        event_time="2026-11-27T23:00:00.000Z",
+        severity="low",
+        score=0,
+        reasons=[Reason("offboarding_last_day", "the last day 2026-11-27 ended (Europe/Berlin): "
+                        "data access locked", 0.0, {"status": "notice",
+                                                    "last_day": "2026-11-27"})],
+        event_ids=["directory:2026-11-02T09:00:00.000Z"],
+        escalation=False,
+        scope=LOCK_SCOPE,
+    )
+
+
+def test_offboarding_lock_has_no_expiry_and_may_not_carry_one() -> None:
+    doc = json.loads(json.dumps(lock().to_dict()))
+    assert "expires_at" not in doc
+    assert errors(doc) == []
+    doc["expires_at"] = "2026-12-27T23:00:00.000Z"
+    found = errors(doc)
+    assert [e.message for e in found] == ["False schema does not allow '2026-12-27T23:00:00.000Z'"]
+    lifted = release("hr_reversed").to_dict()
+    lifted["scope"] = LOCK_SCOPE
+    assert errors(json.loads(json.dumps(lifted))) == []
+    doc = lock().to_dict()
+    doc["scope"] = "everything"
+    assert any(list(e.path) == ["scope"] for e in errors(doc))

@@ -273,7 +273,8 @@ REASON_CODES = {
     "after_last_day", "notice_period", "volume_action", "volume_1h", "volume_24h",
     "chunked_exports", "peer_surge", "volume_escalation", "out_of_territory", "off_hours",
     "high_value_customers", "view_harvesting", "new_device", "new_country",
-    "impossible_travel",
+    "impossible_travel", "repeated_lookups", "mass_delete", "mass_update",
+    "concurrent_sessions", "export_burst", "export_frequency_rise",
 }
 
 

@@ -89,8 +89,10 @@ def test_every_action_has_the_contract_fields(actions: list[dict[str, Any]]) -> 
                 "score", "reasons", "event_ids", "incident_id"}
     for a in actions:
         assert required <= a.keys()
-        if a["type"] == "freeze":
-            assert a["scope"] == "data_out" and a["expires_at"]
+        if a["type"] == "freeze" and a["scope"] == "data_out":
+            assert a["expires_at"]
+        elif a["type"] == "freeze":  # an offboarding lock: no expiry
+            assert a["scope"] == "data_access" and "expires_at" not in a
 
 
 def test_rejects_go_to_their_file_and_the_run_goes_on(tmp_path: Path) -> None:
@@ -112,6 +114,9 @@ def test_rejects_go_to_their_file_and_the_run_goes_on(tmp_path: Path) -> None:
     rows = [orjson.loads(x) for x in rejects.read_bytes().splitlines()]
     assert [(r["line"], r["field"]) for r in rows] == [(2, "timestamp"), (3, "$"),
                                                        (4, "record_count")]
-    # The terminated account's activity still produced its critical incident.
+    # The termination locked the account's data access; its activity still
+    # produced its critical incident.
+    assert [(a["type"], a.get("scope")) for a in got][:1] == [("freeze", "data_access")]
+    got = got[1:]
     assert [a["type"] for a in got][:2] == ["alert", "freeze"]
     assert got[0]["severity"] == "critical"

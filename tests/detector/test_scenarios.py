@@ -113,7 +113,10 @@ def test_terminated_account_use_is_critical_and_frozen_once() -> None:
     w.event(eid, at(SCENARIO_DAY, 10, 5), "export", 200)
     w.event(eid, at(SCENARIO_DAY, 10, 9), "view")
     actions, _ = w.run()
-    mine = [a for a in actions if a.employee_id == eid]
+    # The termination locks the account's data access at once, used or not.
+    locks = [a for a in actions if a.employee_id == eid and a.scope == "data_access"]
+    assert [(a.type, a.reasons[0].code) for a in locks] == [("freeze", "offboarding_terminated")]
+    mine = [a for a in actions if a.employee_id == eid and a.scope != "data_access"]
     # The account's ordinary work stopped at day 25 only in the directory; the
     # first event after it opens one critical incident and the rest join it.
     assert [a.type for a in mine if a.type != "release"][:2] == ["alert", "freeze"]
