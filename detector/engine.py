@@ -23,6 +23,7 @@ from detector.wire.actions import Action, derive_id
 from detector.wire.employees import EmployeeRecord
 from detector.wire.events import Event
 from models.baseline import Baselines, EmployeeBaseline, PeerBaseline
+from models.peer_table import EVERYONE, PeerTable, SharedPeer
 
 GLOBAL_GROUP = "*"
 # How many refused events per employee stay available to a false-positive verdict.
@@ -97,14 +98,22 @@ class Engine:
         settings: Settings,
         directory: Directory,
         clock: Callable[[], float] = time.time,
+        peer_table: PeerTable | None = None,
     ) -> None:
         self.settings = settings
+        sc = settings.scoring
+        if peer_table is None and sc.shared_peers:
+            peer_table = PeerTable(sc.peer_member_cap, sc.peer_day_decay)
+        # The shared peer table (None: peer groups learned by this engine alone).
+        self.peer_table = peer_table
         self.directory = directory
         self.scorer = Scorer(settings.scoring)
         self.incidents = IncidentBook(settings.decisions, clock, settings.model_version)
         self.employees: dict[str, EmployeeBaseline] = {}
         self.peers: dict[str, PeerBaseline] = {}
-        self.glob = PeerBaseline()
+        self.glob: PeerBaseline = (
+            PeerBaseline() if peer_table is None else SharedPeer(peer_table, EVERYONE)
+        )
         self.watermark = float("-inf")
         self.counters = Counters()
         # Employee -> (their first directory version, the provisional record from it).
@@ -124,8 +133,18 @@ class Engine:
     def peer(self, group: str) -> PeerBaseline:
         p = self.peers.get(group)
         if p is None:
-            p = self.peers[group] = PeerBaseline()
+            p = self.peers[group] = (
+                PeerBaseline() if self.peer_table is None
+                else SharedPeer(self.peer_table, group)
+            )
         return p
+
+    def _bind(self, peer: PeerBaseline, employee_id: str, ts: float) -> None:
+        """Shared peer views: advance to the event's day, stamp what it teaches."""
+        if isinstance(peer, SharedPeer):
+            peer.bind(employee_id, ts)
+            if peer is not self.glob and isinstance(self.glob, SharedPeer):
+                self.glob.bind(employee_id, ts)
 
     def process(self, ev: Event) -> list[Action]:
         """Score one event and return the actions it causes (often none)."""
@@ -157,6 +176,8 @@ class Engine:
             peer = self.glob
         else:
             peer = self.peer(rec.peer_group)
+        if self.peer_table is not None:
+            self._bind(peer, ev.employee_id, ev.ts)
         scorer = self.scorer
         self.dirty.add(ev.employee_id)
         obs = scorer.observe(ev, rec, emp, peer, self.glob)
@@ -219,6 +240,8 @@ class Engine:
         emp = self.employees.get(employee_id)
         if emp is not None and not found.cold_start:
             peer = self.glob if group is None else self.peer(group)
+            if self.peer_table is not None:
+                self._bind(peer, employee_id, obs.ev.ts)
             self.scorer.learn(obs, emp, peer, self.glob, False, False, counted=True)
         if until is None:
             until = self.watermark + self.settings.service.false_positive_suppress_seconds

@@ -99,6 +99,14 @@ class ScoringSettings:
     surge_min_others: int = 3
     surge_min_share: float = 0.25
     surge_factor: float = 0.3
+    # Peer-group and population baselines shared by every task through the
+    # peer table (models.peer_table) instead of learned per partition:
+    # decisions then do not depend on the partition count.
+    shared_peers: bool = False
+    # Most observations one member adds to their group per quantity and day.
+    peer_member_cap: float = 3.0
+    # What a day's contributions still weigh a day later (about two weeks' memory).
+    peer_day_decay: float = 0.93
 
 
 @dataclass(frozen=True, slots=True)
