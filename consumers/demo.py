@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from consumers.broker import BrokerError, EmbeddedBroker, free_port
+from consumers.broker import EmbeddedBroker, free_port
+from consumers.errors import BrokerError
 from consumers.feed import add_arguments as feed_arguments
 from consumers.feed import publish, simulate
 from consumers.service import Service

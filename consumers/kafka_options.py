@@ -45,6 +45,7 @@ def consumer_options(k: KafkaSettings, group: bool = True) -> dict[str, Any]:
             group_id=k.group_id,
             session_timeout_ms=k.session_timeout_ms,
             heartbeat_interval_ms=k.heartbeat_interval_ms,
+            max_poll_interval_ms=k.max_poll_interval_ms,
         )
     return opts
 

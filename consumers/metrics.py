@@ -7,8 +7,9 @@ carries an employee or customer id: reasons, severities, types and
 partition numbers only.
 
 ``/healthz`` fails when the consume loop has not turned for
-``service.stall_seconds``; ``/readyz`` fails until the directory is loaded and
-every assigned partition's state restored.
+``service.stall_seconds``, or an assigned input partition with input waiting
+has not moved for as long (``insider_partition_stalled``); ``/readyz`` fails
+until the directory is loaded and every assigned partition's state restored.
 """
 
 from __future__ import annotations
@@ -154,13 +155,21 @@ class ServiceCollector(Collector):
         for part, n in sorted(st.lag.items()):
             lag.add_metric([str(part)], n)
         yield lag
+        stalled = GaugeMetricFamily(f"{p}_partition_stalled", "1 for an assigned input "
+                                    "partition with input waiting and no progress for "
+                                    "service.stall_seconds (/healthz then fails), else 0.",
+                                    labels=["input", "partition"])
+        for role, part in sorted(st.watched):
+            stalled.add_metric([role, str(part)], 1.0 if (role, part) in st.stalled else 0.0)
+        yield stalled
         yield GaugeMetricFamily(f"{p}_partitions_owned", "Input partitions this instance "
                                 "holds.", value=st.partitions)
         yield GaugeMetricFamily(f"{p}_employees_tracked", "Employees with a baseline in the "
                                 "partitions held.", value=st.employees)
         yield GaugeMetricFamily(f"{p}_directory_records", "Directory records applied.",
                                 value=svc.feed.records if svc.feed is not None else 0)
-        yield GaugeMetricFamily(f"{p}_up", "1 while the consume loop turns (see /healthz).",
+        yield GaugeMetricFamily(f"{p}_up", "1 while the consume loop turns and no partition "
+                                "is stalled (see /healthz).",
                                 value=1.0 if svc.healthy() else 0.0)
 
 

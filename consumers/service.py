@@ -15,6 +15,12 @@ transactional producer (``<prefix>-<events topic>-<p>``), which a new owner's
 at-least-once mode steps 1-2 are flushed before step 3.  On revoke every task
 checkpoints; on loss its state is dropped; on assignment the new owner
 restores the state from the changelog before it processes anything.
+
+A partition is never paused: a partition without an open task (newly assigned,
+or dropped after a failed checkpoint) is read and its records discarded until
+the task opens and seeks it back to its committed positions.  (kafka-python
+3.0 parks records fetched before a pause and may never hand them back after
+the resume, starving the partition for good.)
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError, ProducerFencedError
+from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.bundle_watch import BundleWatch
@@ -45,8 +51,15 @@ from consumers.metrics import (
     LAG_BOUNDS,
     BucketCounts,
 )
+from consumers.progress import PartitionKey, ProgressWatch, standings
+from consumers.provenance import with_provenance
 from consumers.records import OutRecord, action_record, dead_letter
 from consumers.topics import ensure_topics
+from consumers.transactions import (
+    abort_transaction,
+    close_producer,
+    commit_offsets_and_transaction,
+)
 from detector.audit import ACTION as AUDIT_ACTION
 from detector.audit import COMMAND as AUDIT_COMMAND
 from detector.audit import AuditLog
@@ -69,6 +82,8 @@ CHECKPOINT_SHARE = 5.0
 SATURATED = 0.5
 # Pause between polls while the broker cannot be reached.
 RETRY_PAUSE_S = 0.5
+# ...doubled after each failure in a row, up to this (a broker restart takes seconds).
+RETRY_PAUSE_MAX_S = 8.0
 
 
 @dataclass(slots=True)
@@ -97,6 +112,10 @@ class ServiceStats:
     lag: dict[int, int] = field(default_factory=dict)
     partitions: int = 0
     employees: int = 0
+    # Assigned input partitions, and those with input waiting and no progress for
+    # service.stall_seconds (see consumers.progress).
+    watched: frozenset[PartitionKey] = frozenset()
+    stalled: frozenset[PartitionKey] = frozenset()
 
 
 class Task:
@@ -114,6 +133,8 @@ class Task:
         self.audit_marked = time.monotonic()
         self.events_next = 0
         self.commands_next = 0
+        # The positions of the last commit: where the next transaction's input starts.
+        self.checkpointed_at = (0, 0)
         self.changed = False
         self.last_event_wall = time.monotonic()
         # Quiet time already added to the engine's event time since the last event.
@@ -190,6 +211,11 @@ class Service:
         self.side_producer: KafkaProducer | None = None
         self.feed: DirectoryFeed | None = None
         self._interval = settings.service.commit_interval_ms / 1000.0
+        # A transaction step not done in this time fails the checkpoint (see
+        # consumers.transactions).
+        self._txn_timeout_s = 2 * settings.kafka.request_timeout_ms / 1000.0
+        # Current pauses before the next try of a poll or an open that failed.
+        self._poll_retry = self._open_retry = RETRY_PAUSE_S
         self._to_open: set[int] = set()
         self._metrics_server: Any = None
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="checkpoint")
@@ -197,6 +223,7 @@ class Service:
         self._loaded = False
         self.bundles = BundleWatch(settings) if settings.service.bundle_path else None
         self._next_bundle_check = 0.0
+        self.progress = ProgressWatch(settings.service.stall_seconds)
 
     # -- life cycle ---------------------------------------------------------
 
@@ -240,17 +267,23 @@ class Service:
                     # A broker or network blip: the client reconnects; positions and
                     # uncommitted work are still in hand.
                     self.stats.poll_errors += 1
-                    log.warning("broker unreachable; retrying", extra={"error": repr(exc)})
-                    self.stop_event.wait(RETRY_PAUSE_S)
+                    log.warning("broker unreachable; retrying",
+                                extra={"error": repr(exc), "pause_s": self._poll_retry})
+                    self.stop_event.wait(self._poll_retry)
+                    self._poll_retry = min(2 * self._poll_retry, RETRY_PAUSE_MAX_S)
                     batch = {}
-                if self._to_open:
-                    self._open_assigned()
+                else:
+                    self._poll_retry = RETRY_PAUSE_S
                 if batch:
+                    # Before opening: records of a partition not yet open are dropped
+                    # (its open seeks back to the committed positions).
                     began = time.monotonic()
                     self._handle(batch)
                     took = time.monotonic() - began
                     busy += took
                     self.stats.decision.observe(took)
+                if self._to_open:
+                    self._open_assigned()
                 now = time.monotonic()
                 if now >= next_checkpoint:
                     if self.bundles is not None and now >= self._next_bundle_check:
@@ -288,12 +321,12 @@ class Service:
             self.consumer = None
         for task in self.tasks.values():
             if task.producer is not None:
-                task.producer.close(timeout=5)
+                close_producer(task.producer, 5)
             if task.audit is not None:
                 task.audit.close()
         self.tasks.clear()
         if self.side_producer is not None:
-            self.side_producer.close(timeout=5)
+            close_producer(self.side_producer, 5)
             self.side_producer = None
         if self.feed is not None:
             self.feed.close()
@@ -312,7 +345,7 @@ class Service:
         horizon = time.time() + self.settings.input.max_future_seconds
         for tp, msgs in batch.items():
             task = self.tasks.get(tp.partition)
-            if task is None:  # revoked while the fetch was in flight
+            if task is None:  # revoked, or not open yet: read again after the open's seek
                 continue
             if tp.topic == events_topic:
                 process = task.engine.process
@@ -370,12 +403,23 @@ class Service:
                 lag[p] = max(0, hw - task.events_next)
         st.freezes_active, st.employees, st.partitions, st.lag = (
             freezes, employees, len(self.tasks), lag)
+        self._watch_progress()
+
+    def _watch_progress(self) -> None:
+        """Where every assigned input partition stands, for the progress watchdog."""
+        if self.consumer is None:
+            return
+        roles = {self.settings.topics.events: "events", self.settings.topics.commands: "commands"}
+        self.progress.observe(time.monotonic(), standings(self.consumer, roles, set(self.tasks)))
+        self.stats.watched, self.stats.stalled = self.progress.watched, self.progress.stalled
 
     def healthy(self) -> bool:
-        """False once the consume loop has not turned for ``service.stall_seconds``."""
+        """False once the consume loop has not turned for ``service.stall_seconds``, or an
+        assigned partition with input waiting has made no progress for as long."""
         if not self._looping:
             return not self.stop_event.is_set()
-        return time.time() - self.stats.loop_heartbeat < self.settings.service.stall_seconds
+        turning = time.time() - self.stats.loop_heartbeat < self.settings.service.stall_seconds
+        return turning and not self.stats.stalled
 
     def ready(self) -> bool:
         """True once the directory is loaded and every assigned partition restored."""
@@ -504,7 +548,9 @@ class Service:
             elif isinstance(exc, KafkaError):
                 log.error("checkpoint failed; state dropped, will restore",
                           extra={"partition": p, "error": repr(exc)})
-                self._drop(p, abort=True)
+                # After a timed-out step an abort would time out as well: the next
+                # producer with this id aborts the transaction.
+                self._drop(p, abort=not isinstance(exc, KafkaTimeoutError))
                 if reopen:  # never on the client's network thread (a revoke)
                     self._reassign_one(p)
             else:
@@ -519,7 +565,9 @@ class Service:
     ) -> tuple[list[tuple[int | None, OutRecord]], dict[TopicPartition, OffsetAndMetadata]]:
         s = self.settings
         self._audit(task)
-        records: list[tuple[int | None, OutRecord]] = [(None, r) for r in task.pending]
+        records: list[tuple[int | None, OutRecord]] = [
+            (None, r) for r in with_provenance(task.pending, task.partition, task.checkpointed_at,
+                                               task.at, task.producer)]
         records += checkpoint_records(s.topics.changelog, task.partition, task.engine, task.at,
                                       self.state_key)
         offsets = {
@@ -554,8 +602,8 @@ class Service:
                                               orjson.dumps(head)))
         trail.flush()
 
-    @staticmethod
     def _commit_transaction(
+        self,
         task: Task,
         records: list[tuple[int | None, OutRecord]],
         offsets: dict[TopicPartition, OffsetAndMetadata],
@@ -566,8 +614,7 @@ class Service:
         producer.begin_transaction()
         for part, r in records:
             producer.send(r.topic, key=r.key, value=r.value, headers=r.headers, partition=part)
-        producer.send_offsets_to_transaction(offsets, group)
-        producer.commit_transaction()
+        commit_offsets_and_transaction(producer, offsets, group, self._txn_timeout_s)
 
     def _commit_flushed(
         self,
@@ -598,6 +645,7 @@ class Service:
             log_action(act, task.partition)
             if self.on_action is not None:
                 self.on_action(act)
+        task.checkpointed_at = task.at
         task.changed = False  # last: a reader who sees it also sees the actions reported
 
     # -- rebalances ---------------------------------------------------------------
@@ -617,12 +665,10 @@ class Service:
 
     def on_assigned(self, assigned: set[TopicPartition]) -> None:
         """Called on the client's network thread, where nothing may block: the new
-        partitions are paused here and opened by the main loop after this poll."""
+        partitions are opened by the main loop after this poll (what it reads of them
+        before is dropped, and read again after the open's seek)."""
         parts = sorted({tp.partition for tp in assigned} - set(self.tasks))
-        if parts:
-            assert self.consumer is not None
-            self.consumer.pause(*[tp for tp in assigned if tp.partition in parts])
-            self._to_open.update(parts)
+        self._to_open.update(parts)
         log.info("partitions assigned", extra={"partitions": parts})
 
     def _open_assigned(self) -> None:
@@ -640,11 +686,12 @@ class Service:
                     self._drop(q, abort=True)
                 self._to_open.update(parts)
                 log.warning("opening partitions failed; retrying",
-                            extra={"partitions": parts, "error": repr(exc)})
-                self.stop_event.wait(RETRY_PAUSE_S)
+                            extra={"partitions": parts, "error": repr(exc),
+                                   "pause_s": self._open_retry})
+                self.stop_event.wait(self._open_retry)
+                self._open_retry = min(2 * self._open_retry, RETRY_PAUSE_MAX_S)
                 return
-            self.consumer.resume(*[tp for tp in self.consumer.assignment()
-                                   if tp.partition in parts])
+            self._open_retry = RETRY_PAUSE_S
 
     def _open(self, parts: list[int]) -> None:
         s = self.settings
@@ -658,7 +705,14 @@ class Service:
                     transactional_id=f"{s.service.transactional_id_prefix}-{s.topics.events}-{p}",
                     **producer_options(s.kafka),
                 )
-                producer.init_transactions()
+                try:
+                    producer.init_transactions()
+                except KafkaError:
+                    close_producer(producer, 5)
+                    for opened in producers.values():
+                        if opened is not None:
+                            close_producer(opened, 5)
+                    raise
                 producers[p] = producer
             else:
                 producers[p] = None
@@ -677,6 +731,7 @@ class Service:
             if self.bundles is not None and self.bundles.adopt(engine, p) is not None:
                 task.changed = True  # the bundle's baselines go into the next checkpoint
             task.events_next, task.commands_next = committed[p]
+            task.checkpointed_at = committed[p]
             self.tasks[p] = task
             self.consumer.seek(TopicPartition(s.topics.events, p), committed[p][0])
             self.consumer.seek(TopicPartition(s.topics.commands, p), committed[p][1])
@@ -703,15 +758,16 @@ class Service:
         if task is None or task.producer is None:
             return
         if abort:
+            # A timed-out abort leaves the transaction to the next producer with this
+            # id, whose init_transactions aborts it.
             with contextlib.suppress(Exception):
-                task.producer.abort_transaction()
-        task.producer.close(timeout=5)
+                abort_transaction(task.producer, self._txn_timeout_s)
+        close_producer(task.producer, 5)
 
     def _reassign_one(self, p: int) -> None:
         """After a failed checkpoint: the partition's state is rebuilt from the changelog
-        and its input read again from the committed positions."""
+        and its input read again from the committed positions.  Not paused meanwhile
+        (see the module's docstring): what is read before the open is dropped."""
         if self.consumer is None:
             return
-        # Paused until reopened: nothing is read for a partition without its task.
-        self.consumer.pause(*[tp for tp in self.consumer.assignment() if tp.partition == p])
         self._to_open.add(p)

@@ -11,14 +11,11 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from consumers.errors import TopicError
 from consumers.kafka_options import client_options
 from detector.settings import Settings
 
 log = logging.getLogger("insider.topics")
-
-
-class TopicError(RuntimeError):
-    pass
 
 
 def topic_specs(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:

@@ -117,11 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from detector.audit_cli import add_parser as add_audit
     from detector.baseline_cli import add_parser as add_baseline
+    from detector.report.cli import add_parsers as add_report
     from detector.simulate_cli import add_parser as add_simulate
 
     add_simulate(sub)
     add_baseline(sub)
     add_audit(sub)
+    add_report(sub)
     return parser
 
 

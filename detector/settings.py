@@ -157,9 +157,13 @@ class KafkaSettings:
     session_timeout_ms: int = 10000
     heartbeat_interval_ms: int = 3000
     max_poll_records: int = 2000
+    # A consume loop that does not poll for this long leaves the group, and its
+    # partitions are lost (dropped without a checkpoint) and assigned again.
+    max_poll_interval_ms: int = 300000
     # How long the broker may hold a fetch when it has nothing new; bounds the
     # latency a quiet moment adds to the next event.
     fetch_max_wait_ms: int = 50
+    # A checkpoint's transaction step fails after twice this long.
     request_timeout_ms: int = 30000
 
     @property
@@ -205,7 +209,8 @@ class ServiceSettings:
     # Reading the directory to its end before scoring may take at most this long.
     directory_load_timeout_s: float = 120.0
     metrics_port: int = 9464
-    # /healthz fails when the consume loop has not turned for this long.
+    # /healthz fails when the consume loop has not turned for this long, or an
+    # assigned input partition with input waiting has not moved for as long.
     stall_seconds: float = 30.0
     metrics_host: str = "0.0.0.0"
     log_level: str = "INFO"
@@ -221,6 +226,10 @@ class ServiceSettings:
     audit_dir: str = ""
     audit_key_file: str = ""
     audit_head_every_s: float = 60.0
+    # The pseudonym key for incident scopes (`incident scope`): held by the
+    # CRM's owner, who alone maps the references back to customers.
+    scope_key: str = field(default="", repr=False)
+    scope_key_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,12 +272,16 @@ class Settings:
                 raise SettingsError(f"kafka.bootstrap_servers: {server!r} is not host:port")
         if k.security_protocol.startswith("SASL") and not k.sasl_username:
             raise SettingsError("kafka.sasl_username: required with SASL security protocols")
+        if 0 < k.max_poll_interval_ms < k.session_timeout_ms:
+            raise SettingsError(
+                "kafka.max_poll_interval_ms: must be at least kafka.session_timeout_ms"
+            )
         if k.heartbeat_interval_ms * 3 > k.session_timeout_ms:
             raise SettingsError(
                 "kafka.heartbeat_interval_ms: must be at most a third of kafka.session_timeout_ms"
             )
         for name in ("session_timeout_ms", "heartbeat_interval_ms", "max_poll_records",
-                     "fetch_max_wait_ms", "request_timeout_ms"):
+                     "max_poll_interval_ms", "fetch_max_wait_ms", "request_timeout_ms"):
             if getattr(k, name) <= 0:
                 raise SettingsError(f"kafka.{name}: must be > 0")
         names = [getattr(t, f.name) for f in dataclasses.fields(t) if f.type == "str"]

@@ -12,16 +12,20 @@ from __future__ import annotations
 import collections
 import itertools
 import secrets
+import subprocess
+import sys
 import time
-from collections.abc import Iterable, Iterator
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import Fetcher
 from kafka.record import MemoryRecords
 
-from consumers.broker import EmbeddedBroker
+from consumers.broker import EmbeddedBroker, free_port
 from detector.settings import KafkaSettings, ServiceSettings, Settings, TopicSettings
 
 _names = itertools.count()
@@ -65,6 +69,33 @@ def markers_read_as_kafka() -> Iterator[None]:
         yield
     finally:
         Fetcher.PartitionRecords.__init__ = _original_init
+
+
+@contextmanager
+def s3_server() -> Iterator[dict[str, str]]:
+    """A local S3 server (moto) with a bucket ``tansu``; yields the environment a Tansu
+    broker needs to keep its data there (``--storage-engine s3://tansu/``)."""
+    port = free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
+                             "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/tansu", method="PUT")
+                urllib.request.urlopen(req, timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield {"AWS_ENDPOINT": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true",
+               "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+               "AWS_DEFAULT_REGION": "us-east-1"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def read_topic(bootstrap: str, topic: str, quiet: float = 1.5,
@@ -127,6 +158,47 @@ def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
             if off is not None and off >= 0:
                 out[p] = off
         return out
+    finally:
+        c.close(autocommit=False)
+
+
+def add_ends(into: dict[int, int], more: dict[int, int]) -> dict[int, int]:
+    """Fold the ends of another ``produce`` into ``into`` (partition -> end)."""
+    for p, end in more.items():
+        into[p] = max(into.get(p, 0), end)
+    return into
+
+
+def wait_committed(
+    bootstrap: str, group: str, produced: dict[str, dict[int, int]], partitions: int,
+    also: Callable[[], bool] = lambda: True, timeout: float = 120.0, **client: Any,
+) -> None:
+    """Wait until the group's committed positions are the produced ends of every
+    partition of every topic in ``produced`` (topic -> partition -> end; a partition
+    not in it had nothing produced), read by a consumer of its own, and ``also``.
+
+    The ends come from the producer's acknowledgements, not from the broker's latest
+    offsets (Tansu answers the last batch's base offset + 1 for those).
+    """
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                      **client)
+    behind: dict[tuple[str, int], tuple[int, int]] = {}
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if also():
+                behind = {}
+                for topic, ends in produced.items():
+                    for p in range(partitions):
+                        at = c.committed(TopicPartition(topic, p)) or 0
+                        if at != ends.get(p, 0):
+                            behind[(topic, p)] = (at, ends.get(p, 0))
+                if not behind and also():
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for the group's commits to reach the "
+                                     f"produced ends; (committed, end) behind: {behind}")
+            time.sleep(0.2)
     finally:
         c.close(autocommit=False)
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from kafka_kit import produce, read_topic, service_settings, settings_env
-from test_service import _checkpointed, _keyed, _lines, _wait, _with_directory, running
+from test_service import _finished, _keyed, _lines, _wait, _with_directory, running
 
 from consumers import logs
 from consumers.analyst import alert_line, native_view
@@ -50,16 +50,14 @@ def run(broker: EmbeddedBroker, small_world: Path) -> Iterator[Run]:
     s = service_settings(broker, partitions=3)
     _with_directory(s, broker, small_world)
     events = _lines(small_world / "events.jsonl")
-    produce(broker.bootstrap, s.topics.events, _keyed(events))
+    ends = produce(broker.bootstrap, s.topics.events, _keyed(events))
     customers = {m.decode() for raw in events for m in CUSTOMER_ID.findall(raw)
                  if m.startswith(b"C-")}
     stream = io.StringIO()
     logs.setup("INFO", stream)
     try:
         with running(s) as svc:
-            _wait(lambda: svc.stats.events >= len(events), what="events consumed")
-            _wait(lambda: _checkpointed(svc),
-                  what="checkpoint")
+            _finished(svc, s, ends)
             commands = svc.stats.commands
     finally:
         logging.getLogger("insider").handlers.clear()

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka_kit import produce, read_topic, service_settings
-from test_service import _checkpointed, _keyed, _lines, _wait, _with_directory, running
+from kafka_kit import add_ends, produce, read_topic, service_settings
+from test_service import _finished, _keyed, _lines, _with_directory, running
 
 from consumers.broker import EmbeddedBroker
 from consumers.cli import main
@@ -46,20 +46,21 @@ def test_the_trail_holds_every_action_and_command_and_verifies_against_published
                          audit_key_file=str(key), audit_head_every_s=0.3)
     _with_directory(s, broker, small_world)
     events = _lines(small_world / "events.jsonl")
-    produce(broker.bootstrap, s.topics.events, _keyed(events[: len(events) // 2]))
+    ends = produce(broker.bootstrap, s.topics.events, _keyed(events[: len(events) // 2]))
     with running(s) as svc:
-        _wait(lambda: svc.stats.events >= len(events) // 2, what="first half")
+        _finished(svc, s, ends)
         employee = orjson.loads(_lines(small_world / "employees.jsonl")[0])["employee_id"]
         release = {"command": "release", "employee_id": employee, "reason": "checked",
                    "analyst": "sec-7"}
-        produce(broker.bootstrap, s.topics.commands,
-                [(employee.encode(), orjson.dumps(release))])
-        produce(broker.bootstrap, s.topics.events, _keyed(events[len(events) // 2:]))
-        _wait(lambda: svc.stats.events >= len(events) and svc.stats.commands == 1,
-              what="everything")
+        commands = produce(broker.bootstrap, s.topics.commands,
+                           [(employee.encode(), orjson.dumps(release))])
+        add_ends(ends, produce(broker.bootstrap, s.topics.events,
+                               _keyed(events[len(events) // 2:])))
+        _finished(svc, s, ends, commands)
         time.sleep(0.5)  # one more head after the last action
-        produce(broker.bootstrap, s.topics.events, _keyed(events[-1:]))  # a duplicate: no action
-        _wait(lambda: _checkpointed(svc), what="checkpoint")
+        # A duplicate: no action.
+        add_ends(ends, produce(broker.bootstrap, s.topics.events, _keyed(events[-1:])))
+        _finished(svc, s, ends, commands)
 
     published = {orjson.loads(m.value)["action_id"]
                  for topic in (s.topics.alerts, s.topics.freeze_commands)
@@ -109,16 +110,14 @@ def test_a_restarted_service_continues_the_chain(
     _with_directory(s, broker, small_world)
     events = _lines(small_world / "events.jsonl")
     half = len(events) // 2
-    produce(broker.bootstrap, s.topics.events, _keyed(events[:half]))
+    ends = produce(broker.bootstrap, s.topics.events, _keyed(events[:half]))
     with running(s) as svc:
-        _wait(lambda: svc.stats.events >= half and _checkpointed(svc),
-              what="first half")
+        _finished(svc, s, ends)
     (trail,) = trail_dir.glob("*.audit.jsonl")
     first = len(_entries(trail))
-    produce(broker.bootstrap, s.topics.events, _keyed(events[half:]))
+    add_ends(ends, produce(broker.bootstrap, s.topics.events, _keyed(events[half:])))
     with running(s) as svc:
-        _wait(lambda: svc.stats.events >= len(events) - half and _checkpointed(svc),
-              what="second half")
+        _finished(svc, s, ends)
     entries = _entries(trail)
     assert len(entries) > first
     assert [e["seq"] for e in entries] == list(range(len(entries)))

@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka_kit import produce, service_settings
+from kafka_kit import add_ends, produce, service_settings
 from test_service import (
-    _checkpointed,
     _comparable,
+    _finished,
     _keyed,
     _lines,
     _published,
@@ -99,12 +99,11 @@ def test_the_service_starts_from_the_published_bundle_and_says_so(
     bundle = _fit(small_world, history, Settings())
     path, _ = bundles.publish(_save(bundle, tmp_path), tmp_path / "published")
     s = _start(broker, small_world, path)
-    produce(broker.bootstrap, s.topics.events, _keyed(rest))
+    ends = produce(broker.bootstrap, s.topics.events, _keyed(rest))
     want = _expected(small_world, bundle, rest, s)
     assert want, "the rest of the world should raise actions"
     with running(s) as svc:
-        _wait(lambda: svc.stats.events >= len(rest), what="events consumed")
-        _wait(lambda: _checkpointed(svc), what="checkpoint")
+        _finished(svc, s, ends)
         assert all(t.engine.model_version == bundle.version for t in svc.tasks.values())
         from prometheus_client import CollectorRegistry, generate_latest
 
@@ -135,17 +134,16 @@ def test_a_bundle_published_while_running_is_swapped_in_with_its_thresholds(
     bundle = _fit(small_world, history, strict)
     published = tmp_path / "published" / bundles.PUBLISHED_NAME
     s = _start(broker, small_world, published)
-    produce(broker.bootstrap, s.topics.events, _keyed(history))
+    ends = produce(broker.bootstrap, s.topics.events, _keyed(history))
     with running(s) as svc:
-        _wait(lambda: svc.stats.events >= len(history), what="history")
+        _finished(svc, s, ends)
         assert all(t.engine.model_version == "online" for t in svc.tasks.values())
         bundles.publish(_save(bundle, tmp_path), published.parent)
         _wait(lambda: all(t.engine.model_version == bundle.version
                           for t in svc.tasks.values()), what="the swap")
         assert all(t.engine.incidents.s.alert == 50 for t in svc.tasks.values())
-        produce(broker.bootstrap, s.topics.events, _keyed(rest))
-        _wait(lambda: svc.stats.events >= len(history) + len(rest), what="the rest")
-        _wait(lambda: _checkpointed(svc), what="checkpoint")
+        add_ends(ends, produce(broker.bootstrap, s.topics.events, _keyed(rest)))
+        _finished(svc, s, ends)
     after = [a for a in _published(broker, s) if a.get("model_version") == bundle.version]
     assert after, "actions after the swap carry the bundle's version"
     assert all(a["score"] >= 50 for a in after if a["type"] == "alert")

@@ -37,6 +37,7 @@ from detector.settings import DecisionSettings, Settings
 from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
 from detector.wire.jsonl import iter_lines
+from detector.wire.times import parse_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -219,6 +220,29 @@ def test_investigate_takes_the_highest_score_alert(run: Callable[..., Run],
     assert picked and int(picked.group(2)) == top
     assert picked.group(1) in {a["action_id"] for a in alerts if a["score"] == top}
     assert _images(nb) >= 3
+    # The incident's scope: references are 64 hex digits, one per customer listed.
+    scope = re.search(r"incident (inc-[0-9a-f]+): (\d+) events, (\d+) customers listed "
+                      r"\(as references\), ([\d,]+) rows counted only", text)
+    incident = next(a["incident_id"] for a in alerts if a["action_id"] == picked.group(1))
+    assert scope and scope.group(1) == incident
+    # Recounted from the events file: the events the incident's actions name, and the
+    # employee's events between the first and last of them.
+    mine = [a for a in map(orjson.loads, lines) if a["incident_id"] == incident]
+    named = {e for a in mine if a["type"] != "release" for e in a["event_ids"]}
+    docs = [d for d in map(orjson.loads, (raw for _, raw in
+                                          iter_lines(str(world / "events.jsonl"))))
+            if isinstance(d, dict) and d.get("employee_id") == mine[0]["employee_id"]]
+    when = [parse_timestamp(d["timestamp"]) for d in docs if d.get("event_id") in named]
+    inside = [d for d in docs if min(when) <= (parse_timestamp(d["timestamp"]) or 0) <= max(when)]
+    listed = {c["id"] for d in inside for c in d.get("customers", [])}
+    unlisted = sum(max(0, d.get("record_count", 1 if d["action"] == "view" else 0)
+                       - len({c["id"] for c in d.get("customers", [])})) for d in inside)
+    assert int(scope.group(2)) == len(inside) > 0
+    assert int(scope.group(3)) == len(listed)
+    assert int(scope.group(4).replace(",", "")) == unlisted
+    references = re.findall(r"'reference': '([0-9a-f]{64})'", text)
+    assert len(references) == min(5, int(scope.group(3))) and len(set(references)) == len(
+        references)
 
 
 def test_no_customer_id_in_any_output(run: Callable[..., Run], world: Path) -> None:

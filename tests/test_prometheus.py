@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka_kit import produce, service_settings
-from test_service import _checkpointed, _keyed, _wait, running
+from test_service import _finished, _keyed, _wait, running
 
 from consumers.broker import EmbeddedBroker, free_port
 from consumers.topics import ensure_topics
@@ -49,7 +49,7 @@ def test_prometheus_scrapes_the_counters_the_traffic_should_produce(
     events = [raw for _, raw in iter_lines(str(small_world / "events.jsonl"))]
     produce(broker.bootstrap, s.topics.directory,
             _keyed([raw for _, raw in iter_lines(str(small_world / "employees.jsonl"))]))
-    produce(broker.bootstrap, s.topics.events, [*_keyed(events), (b"E1", b"not json")])
+    ends = produce(broker.bootstrap, s.topics.events, [*_keyed(events), (b"E1", b"not json")])
     config = tmp_path / "prometheus.yml"
     # The shipped alert rules, evaluated every second against the live detector.
     shutil.copy(DEPLOY / "prometheus" / "alerts.yml", tmp_path / "alerts.yml")
@@ -66,8 +66,7 @@ def test_prometheus_scrapes_the_counters_the_traffic_should_produce(
     )
     try:
         with running(s) as svc:
-            _wait(lambda: svc.stats.events >= len(events) + 1 and _checkpointed(svc),
-                  what="all events committed")
+            _finished(svc, s, ends)
             time.sleep(0.3)
             actions = sum(svc.stats.actions.values())
             rejects = sum(svc.stats.rejects.values())

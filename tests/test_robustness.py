@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka_kit import produce, read_topic, service_settings
+from kafka_kit import add_ends, produce, read_topic, service_settings
 from prometheus_client import CollectorRegistry, generate_latest
-from test_service import _checkpointed, _keyed, _lines, _wait, _with_directory, running
+from test_service import _finished, _keyed, _lines, _with_directory, running
 
 from consumers import logs
 from consumers.broker import EmbeddedBroker
@@ -153,14 +153,12 @@ def test_no_customer_id_name_email_or_phone_in_any_output(
     for fmt in ("native", "ocsf"):
         s = service_settings(broker, partitions=2, alert_format=fmt)
         _with_directory(s, broker, small_world)
-        produce(broker.bootstrap, s.topics.events, _keyed(events))
+        ends = produce(broker.bootstrap, s.topics.events, _keyed(events))
         stream = io.StringIO()
         logs.setup("DEBUG", stream)
         try:
             with running(s) as svc:
-                _wait(lambda svc=svc: svc.stats.events >= len(events), what="events consumed")
-                _wait(lambda svc=svc: _checkpointed(svc),
-                      what="checkpoint")
+                _finished(svc, s, ends)
                 registry = CollectorRegistry()
                 registry.register(ServiceCollector(svc))
                 texts.append(generate_latest(registry).decode())
@@ -184,17 +182,16 @@ def test_events_from_the_future_are_dead_lettered_and_do_not_end_freezes(
     s = service_settings(broker, partitions=1)
     _with_directory(s, broker, small_world)
     events = _lines(small_world / "events.jsonl")
-    produce(broker.bootstrap, s.topics.events, _keyed(events))
+    ends = produce(broker.bootstrap, s.topics.events, _keyed(events))
     with running(s) as svc:
-        _wait(lambda: svc.stats.events >= len(events), what="history")
+        _finished(svc, s, ends)
         task = next(iter(svc.tasks.values()))
         before = task.engine.watermark
         doc = orjson.loads(next(r for r in events if r.startswith(b"{")))
         doc.update(event_id="from-2099", timestamp="2099-01-01T00:00:00Z")
-        produce(broker.bootstrap, s.topics.events, [(doc["employee_id"].encode(),
-                                                     orjson.dumps(doc))])
-        _wait(lambda: svc.stats.events >= len(events) + 1, what="the future event")
-        _wait(lambda: _checkpointed(svc), what="checkpoint")
+        add_ends(ends, produce(broker.bootstrap, s.topics.events,
+                               [(doc["employee_id"].encode(), orjson.dumps(doc))]))
+        _finished(svc, s, ends)
         assert task.engine.watermark == before
         assert svc.stats.rejects.get("future_timestamp") == 1
     dlq = [m for m in read_topic(broker.bootstrap, s.topics.dead_letter)

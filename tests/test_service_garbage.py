@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from kafka_kit import committed_total, produce, read_topic
-from test_service import _checkpointed, _prepared, _wait, running
+from kafka_kit import produce, read_topic
+from test_service import _finished, _prepared, running
 
 from consumers.broker import EmbeddedBroker
 from consumers.records import DLQ_REASON
@@ -71,10 +71,9 @@ def test_arbitrary_bytes_become_dead_letters_and_the_stream_goes_on(
     refused = len(bad)
     assert refused >= 400, "most of the garbage should be invalid"
     keys = [(b"E" + str(rng.randrange(50)).encode(), raw) for raw in stream]
-    produce(broker.bootstrap, s.topics.events, keys)
+    ends = produce(broker.bootstrap, s.topics.events, keys)
     with running(s) as svc:
-        _wait(lambda: svc.stats.events >= len(stream), what="every record")
-        _wait(lambda: _checkpointed(svc), what="checkpoint")
+        _finished(svc, s, ends)
         rejects = sum(svc.stats.rejects.values())
         assert svc.healthy()
     assert rejects == refused
@@ -82,4 +81,3 @@ def test_arbitrary_bytes_become_dead_letters_and_the_stream_goes_on(
     assert len(dlq) == refused
     assert sorted(m.value for m in dlq) == sorted(bad)  # the original bytes, each once
     assert all(dict(m.headers)[DLQ_REASON] for m in dlq)
-    assert committed_total(broker.bootstrap, s.kafka.group_id, s.topics.events) == len(stream)

@@ -16,6 +16,7 @@ from typing import Any
 from detector.wire.actions import ALERT, Action
 
 OCSF_VERSION = "1.6.0"
+PROFILES = ("host",)
 PRODUCT_NAME = "crm-insider-detector"
 VENDOR_NAME = "crm-insider-detector"
 ANALYTIC_NAME = "crm-insider-behaviour"
@@ -109,6 +110,9 @@ def to_ocsf(action: Action, *, product_version: str) -> dict[str, Any]:
         "message": action.summary or title,
         "metadata": {
             "version": OCSF_VERSION,
+            # `actor` belongs to the Host profile: a validator applies its
+            # attributes only when the event declares it.
+            "profiles": list(PROFILES),
             "uid": action.action_id,
             "correlation_uid": action.incident_id,
             "original_time": action.event_time,
