@@ -66,7 +66,7 @@ from detector.audit import AuditLog
 from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
-from detector.settings import Settings, read_secret
+from detector.settings import Settings, SettingsError, read_secret
 from detector.wire.actions import Action
 from detector.wire.commands import FALSE_POSITIVE, parse_command
 from detector.wire.events import parse_event
@@ -195,6 +195,12 @@ class Service:
         on_action: ActionHook | None = None,
         stop: threading.Event | None = None,
     ) -> None:
+        if settings.scoring.shared_peers:
+            # Replay would share peer groups and the service would not: refused,
+            # so the two never make different decisions.
+            raise SettingsError(
+                "scoring.shared_peers: the service does not share peer tables yet; "
+                "use it with replay only")
         self.settings = settings
         self.on_action = on_action
         self.stop_event = stop or threading.Event()

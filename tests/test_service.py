@@ -399,6 +399,7 @@ def test_restarted_detector_resumes_with_its_baselines(
     {"INSIDER_KAFKA__BOOTSTRAP_SERVERS": "nohost"},
     {"INSIDER_SERVICE__DELIVERY": "twice"},
     {"INSIDER_KAFKA__SECURITY_PROTOCOL": "SASL_SSL"},
+    {"INSIDER_SCORING__SHARED_PEERS": "true"},
 ])
 def test_invalid_settings_fail_at_start_naming_the_setting(bad: dict[str, str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **bad}
