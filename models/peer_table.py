@@ -22,6 +22,8 @@ from collections.abc import Hashable
 from statistics import NormalDist
 from typing import Any
 
+import orjson
+
 from models.baseline import PeerBaseline
 from models.mergeable import LogHistogram, Moments
 from models.stats import EWStat
@@ -88,6 +90,29 @@ class Contribution:
         bins = sum(len(h.bins) for h in self.hists.values())
         return 24 * len(self.moments) + 16 * bins + 16 * len(self.hours) + 64
 
+    def to_wire(self) -> bytes:
+        """JSON for the peer-stats topic (floats round-trip exactly)."""
+        return orjson.dumps({
+            "m": {k: [m.w, m.mean, m.m2] for k, m in sorted(self.moments.items())},
+            "h": {k: {str(b): c for b, c in sorted(h.bins.items())}
+                  for k, h in sorted(self.hists.items())},
+            "hw": {str(k): c for k, c in sorted(self.hours.items())},
+            "t": self.first_ts if math.isfinite(self.first_ts) else None,
+        })
+
+    @classmethod
+    def from_wire(cls, raw: bytes) -> Contribution:
+        doc = orjson.loads(raw)
+        c = cls()
+        for k, (w, mean, m2) in doc["m"].items():
+            c.moments[k] = Moments(float(w), float(mean), float(m2))
+            h = c.hists[k] = LogHistogram()
+            h.bins = {int(b): float(n) for b, n in doc["h"].get(k, {}).items()}
+            h.w = sum(h.bins.values())
+        c.hours = {int(k): int(n) for k, n in doc["hw"].items()}
+        c.first_ts = math.inf if doc["t"] is None else float(doc["t"])
+        return c
+
     def __getstate__(self) -> tuple[Any, ...]:
         return (self.moments, self.hists, self.hours, self.first_ts)
 
@@ -124,6 +149,8 @@ class PeerTable:
         self.pending: dict[int, dict[str, dict[str, Contribution]]] = {}
         self.day = -(1 << 40)  # the day whose view is current
         self.version = 0
+        # group -> member -> last day they contributed (folded): who a view is built from.
+        self.members: dict[str, dict[str, int]] = {}
 
     # -- writing ----------------------------------------------------------
 
@@ -186,8 +213,14 @@ class PeerTable:
                 g.decay(self.day_decay ** (day - last))
             self.folded_day[group] = max(last, day)
             members = by_group[group]
+            seen = self.members.setdefault(group, {})
             for member in sorted(members):
                 g.merge(members[member].capped(self.member_cap))
+                seen[member] = max(seen.get(member, day), day)
+
+    def member_count(self, group: str, since_day: int) -> int:
+        """Members whose contributions to ``group`` since ``since_day`` are visible."""
+        return sum(1 for d in self.members.get(group, {}).values() if d >= since_day)
 
     def view(self, group: str) -> Contribution | None:
         return self.groups.get(group)
@@ -259,6 +292,10 @@ class SharedPeer(PeerBaseline):
 
     def start(self, ts: float) -> None:
         self.table.contribute_start(self.group, self.member, self.day, ts)
+
+    def member_count(self) -> int:
+        """Members the view is built from (who contributed in the last 30 days)."""
+        return self.table.member_count(self.group, self.day - 30)
 
     def ceiling(self, key: str) -> float | None:
         g = self.table.view(self.group)

@@ -184,3 +184,18 @@ def _one(rows: float) -> Contribution:
     c = Contribution()
     c.add("rows", math.log1p(rows))
     return c
+
+
+def test_a_contribution_survives_its_wire_form_exactly() -> None:
+    rng = random.Random(2)
+    c = Contribution()
+    for _ in range(17):
+        c.add("rows", rng.uniform(0, 9))
+        c.add("rows_24h", rng.uniform(3, 12))
+    c.hours[37] = 2
+    c.first_ts = 1_700_000_123.25
+    back = Contribution.from_wire(c.to_wire())
+    assert {k: m.__getstate__() for k, m in back.moments.items()} == {
+        k: m.__getstate__() for k, m in c.moments.items()}
+    assert {k: h.bins for k, h in back.hists.items()} == {k: h.bins for k, h in c.hists.items()}
+    assert (back.hours, back.first_ts) == (c.hours, c.first_ts)
