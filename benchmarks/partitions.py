@@ -103,7 +103,37 @@ def render_partitions(res: dict[str, Any]) -> list[str]:
             f"| {'shared' if r['shared'] else 'per partition'} | {r['partitions']} | "
             f"{r['found']}/{r['scen']} | {recall:.3f} | {r['false_days']} ({per:.2f}) | "
             f"{prec:.3f} | {100 * saved:.0f}% | {r['differ']} | {r['seconds']:.1f} |")
+    if res.get("cost"):
+        out += render_cost(res["cost"])
     return out
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """The ``partitions`` section: the table by partition count and the table's cost."""
+    from benchmarks.__main__ import SEEDS
+
+    size = (60, 21) if quick else (400, 42)
+    res = partitions(SEEDS[:1] if quick else SEEDS, *size)
+    res["cost"] = cost(SEEDS[0], *size)
+    return res
+
+
+def render_cost(c: dict[str, Any]) -> list[str]:
+    per = c["bytes_per_employee_day"]
+    return [
+        "",
+        f"Cost of the shared table on {c['world']}: {c['groups']} groups (the population "
+        f"included); folded state {c['group_bytes_mean'] / 1024:.1f} KiB per group on "
+        f"average, {c['group_bytes_max'] / 1024:.1f} KiB at most (bounded: six quantities, "
+        "a few hundred bins each, 168 hour counts; plus the ids of members seen in the last "
+        f"30 days, {c['members_tracked']} here). Contributions (a topic's records, keyed by "
+        f"day, group and member): {c['records_per_day']:.0f} a day, "
+        f"{c['bytes_per_day'] / 1024:.0f} KiB a day, the largest {c['largest_record']} bytes; "
+        f"{per:.0f} bytes per employee and day. At that rate 10,000 employees would make "
+        f"{per * 1e4 / 2**20:.1f} MiB a day and 100,000 employees {per * 1e5 / 2**20:.0f} MiB "
+        "a day (scaled from the measured rate, not measured at that size).",
+        "",
+    ]
 
 
 def main(argv: list[str]) -> int:
@@ -116,3 +146,50 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
+
+
+def cost(seed: int = 9101, employees: int = 400, days: int = 42) -> dict[str, Any]:
+    """What the shared table costs on a benchmark world: its size per group, the
+    contributions (records a topic would carry) per day and their bytes."""
+    from models.peer_table import Contribution, PeerTable
+
+    path = world(employees, days, seed)
+    directory, _, _ = load_directory(iter_lines(str(path / "employees.jsonl")))
+    base = Settings()
+    settings = dataclasses.replace(base, scoring=dataclasses.replace(base.scoring,
+                                                                     shared_peers=True))
+    folded = {"records": 0, "bytes": 0, "days": 0, "largest": 0}
+    original = PeerTable._fold
+
+    def counting_fold(self: PeerTable, day: int,
+                      by_group: dict[str, dict[str, Contribution]]) -> None:
+        folded["days"] += 1
+        for members in by_group.values():
+            for c in members.values():
+                n = len(c.to_wire()) + 40  # value and a key of day, group and member
+                folded["records"] += 1
+                folded["bytes"] += n
+                folded["largest"] = max(folded["largest"], n)
+        original(self, day, by_group)
+
+    PeerTable._fold = counting_fold  # type: ignore[method-assign]
+    try:
+        _, engines = replay(settings, iter_lines(str(path / "events.jsonl")), directory,
+                            lambda _: None, clock=lambda: 0.0)
+    finally:
+        PeerTable._fold = original  # type: ignore[method-assign]
+    table = engines[0].peer_table
+    assert table is not None
+    sizes = [g.nbytes() for g in table.groups.values()]
+    per_emp_day = folded["bytes"] / max(folded["days"], 1) / employees
+    return {
+        "world": f"{employees} employees x {days} days, seed {seed}",
+        "groups": len(sizes),
+        "group_bytes_max": max(sizes),
+        "group_bytes_mean": sum(sizes) / len(sizes),
+        "records_per_day": folded["records"] / max(folded["days"], 1),
+        "bytes_per_day": folded["bytes"] / max(folded["days"], 1),
+        "largest_record": folded["largest"],
+        "bytes_per_employee_day": per_emp_day,
+        "members_tracked": sum(len(m) for m in table.members.values()),
+    }
