@@ -39,16 +39,23 @@ def _key(a: dict[str, Any]) -> tuple[str, str, str]:
     return (a["employee_id"], a.get("event_time", ""), a.get("severity", ""))
 
 
-def partitions(seeds: tuple[int, ...], employees: int = 400, days: int = 42) -> dict[str, Any]:
+def partitions(seeds: tuple[int, ...], employees: int = 400, days: int = 42,
+               configs: tuple[tuple[bool, int], ...] | None = None,
+               reference: dict[tuple[bool, int], set[tuple[str, str, str]]] | None = None,
+               ) -> dict[str, Any]:
+    """Each (shared, partitions) of ``configs`` (default: both modes at every count);
+    alerts are compared with the first count run in each mode, or with ``reference``."""
     from benchmarks.__main__ import data_out_times
 
     rows: list[dict[str, Any]] = []
+    configs = configs or tuple((sh, n) for sh in (False, True) for n in PARTITION_COUNTS)
+    ref: dict[tuple[bool, int], set[tuple[str, str, str]]] = dict(reference or {})
+    keys_out: dict[tuple[bool, int], set[tuple[str, str, str]]] = {}
     for shared in (False, True):
         base = Settings()
         settings = dataclasses.replace(
             base, scoring=dataclasses.replace(base.scoring, shared_peers=shared))
-        reference: dict[int, set[tuple[str, str, str]]] = {}
-        for n in PARTITION_COUNTS:
+        for n in [n for sh, n in configs if sh == shared]:
             acc = {"scen": 0, "found": 0, "false_days": 0, "emp_days": 0, "alerts": 0,
                    "true_alerts": 0, "saved": 0, "moved": 0, "differ": 0, "seconds": 0.0}
             for seed in seeds:
@@ -59,10 +66,10 @@ def partitions(seeds: tuple[int, ...], employees: int = 400, days: int = 42) -> 
                 ev = evaluate(truth, alerts, data_out_times(path, truth))
                 saved, moved = baselines.rows_saved(
                     truth, alerts, baselines.load_world(path).out_rows)
-                keys = {_key(a) for a in alerts}
-                if n == 1:
-                    reference[seed] = keys
-                acc["differ"] += len(keys ^ reference[seed])
+                keys = {(str(seed), *_key(a)) for a in alerts}
+                keys_out.setdefault((shared, n), set()).update(keys)
+                ref.setdefault((shared, seed), keys)
+                acc["differ"] += len(keys ^ ref[(shared, seed)])
                 acc["scen"] += len(ev.scenarios)
                 acc["found"] += sum(r.detected for r in ev.scenarios)
                 acc["false_days"] += ev.false_employee_days
@@ -78,7 +85,7 @@ def partitions(seeds: tuple[int, ...], employees: int = 400, days: int = 42) -> 
                   f"{acc['seconds']:.1f} s", file=sys.stderr)
             rows.append(row)
     return {"world": f"{employees} employees x {days} days, seeds "
-            f"{', '.join(map(str, seeds))}", "rows": rows}
+            f"{', '.join(map(str, seeds))}", "rows": rows, "keys": keys_out}
 
 
 def render_partitions(res: dict[str, Any]) -> list[str]:
