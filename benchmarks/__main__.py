@@ -1,7 +1,9 @@
 """``python -m benchmarks [detection|speed|state|stream|scaling|profile|all] [--quick]``:
 writes docs/benchmarks.md.  ``python -m benchmarks fingerprint --write|--check PATH``
 records or compares the decisions on the benchmark's and the tests' worlds
-(``benchmarks.fingerprint``).
+(``benchmarks.fingerprint``).  ``python -m benchmarks soak [--minutes 30] [--rate 2000]``
+runs the detector under traffic and faults and writes its section of
+docs/reliability.md (``benchmarks.soak``).
 
 Worlds come from the simulator with seeds that no test uses.  Figures are
 measured, never assumed; each floor from the issues is printed beside them.
@@ -564,6 +566,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import fingerprint
 
         return fingerprint.main(argv[1:], SEEDS)
+    if argv[:1] == ["soak"]:  # half an hour by default: not part of ``all``
+        from benchmarks import soak
+
+        return soak.main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m benchmarks")
     p.add_argument("what", nargs="?", default="all", choices=[*RUNS, "all"])
     p.add_argument("--quick", action="store_true", help="tiny inputs (used by the smoke test)")

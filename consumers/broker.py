@@ -14,7 +14,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -130,3 +134,31 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextmanager
+def s3_server() -> Iterator[dict[str, str]]:
+    """A local S3 server (moto) with a bucket ``tansu``; yields the environment a Tansu
+    broker needs to keep its data there (``--storage-engine s3://tansu/``)."""
+    port = free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
+                             "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=_stop_with_parent)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/tansu", method="PUT")
+                urllib.request.urlopen(req, timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield {"AWS_ENDPOINT": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true",
+               "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+               "AWS_DEFAULT_REGION": "us-east-1"}
+    finally:
+        proc.terminate()
+        proc.wait(10)

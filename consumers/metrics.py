@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
@@ -29,49 +29,36 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from consumers.bundle_watch import BundleWatch
+from consumers.directory_feed import DirectoryFeed
+from consumers.stats import BucketCounts, ServiceStats
 from detector import __version__
+from detector.settings import Settings
 
-if TYPE_CHECKING:
-    from consumers.service import Service
+
+class Observed(Protocol):
+    """What the metrics and health endpoints read of the service."""
+
+    settings: Settings
+    stats: ServiceStats
+    bundles: BundleWatch | None
+    feed: DirectoryFeed | None
+
+    def healthy(self) -> bool: ...
+
+    def ready(self) -> bool: ...
 
 PREFIX = "insider"
 
 # Score buckets end at the default severity thresholds (40 alert, 55 medium,
 # 70 high, 85 critical) so that a SIEM can count each band from the buckets.
 SCORE_BOUNDS = (10, 20, 30, 40, 55, 70, 85, 95, 100)
-# Decision latency: a batch is scored in about a millisecond per hundred
-# events; the buckets span one event (0.1 ms) to a stalled batch (2.5 s).
-DECISION_BOUNDS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                   1.0, 2.5)
-# Event time to decision: near-real-time streams sit in the first buckets;
-# replays and backlogs land in the hour and day buckets.
-LAG_BOUNDS = (0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0, 86400.0)
-# Checkpoints: one transaction round trip (a few ms) to a slow broker (seconds).
-CHECKPOINT_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-
-
-class BucketCounts:
-    """A histogram the loop can feed without locks: counts per bucket and a sum."""
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
-        self.total = 0.0
-
-    def observe(self, value: float, times: int = 1) -> None:
-        i = 0
-        bounds = self.bounds
-        while i < len(bounds) and value > bounds[i]:
-            i += 1
-        self.counts[i] += times
-        self.total += value * times
-
-    def family(self, name: str, doc: str) -> HistogramMetricFamily:
-        cumulative, running = [], 0
-        for bound, n in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            running += n
-            cumulative.append((_le(bound), running))
-        return HistogramMetricFamily(name, doc, buckets=cumulative, sum_value=self.total)
+def _family(counts: BucketCounts, name: str, doc: str) -> HistogramMetricFamily:
+    cumulative, running = [], 0
+    for bound, n in zip((*counts.bounds, float("inf")), counts.counts, strict=True):
+        running += n
+        cumulative.append((_le(bound), running))
+    return HistogramMetricFamily(name, doc, buckets=cumulative, sum_value=counts.total)
 
 
 def _le(bound: float) -> str:
@@ -79,7 +66,7 @@ def _le(bound: float) -> str:
 
 
 class ServiceCollector(Collector):
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Observed) -> None:
         self.service = service
 
     def collect(self) -> Iterator[Any]:
@@ -134,11 +121,11 @@ class ServiceCollector(Collector):
         yield GaugeMetricFamily(f"{p}_freezes_active", "Freezes in force in the partitions "
                                 "held.", value=st.freezes_active)
         yield _scores(st.scores)
-        yield st.decision.family(f"{p}_decision_seconds", "From a batch's arrival to the "
+        yield _family(st.decision, f"{p}_decision_seconds", "From a batch's arrival to the "
                                  "decision on its last event.")
-        yield st.event_lag.family(f"{p}_event_lag_seconds", "Wall clock minus event time "
+        yield _family(st.event_lag, f"{p}_event_lag_seconds", "Wall clock minus event time "
                                   "when the last event of a batch is decided.")
-        yield st.checkpoint_time.family(f"{p}_checkpoint_seconds", "Time a checkpoint "
+        yield _family(st.checkpoint_time, f"{p}_checkpoint_seconds", "Time a checkpoint "
                                         "takes (all tasks' transactions).")
         yield CounterMetricFamily(f"{p}_restores", "Partition states restored from the "
                                   "changelog.", value=st.restores)
@@ -187,7 +174,7 @@ def _scores(by_score: list[int]) -> HistogramMetricFamily:
     for score, n in enumerate(by_score):
         if n:
             counts.observe(score, n)
-    return counts.family(f"{PREFIX}_score", "Risk scores of the events scored (0-100).")
+    return _family(counts, f"{PREFIX}_score", "Risk scores of the events scored (0-100).")
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -199,7 +186,7 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def serve(service: Service, port: int, host: str = "0.0.0.0") -> tuple[CollectorRegistry, Any]:
+def serve(service: Observed, port: int, host: str = "0.0.0.0") -> tuple[CollectorRegistry, Any]:
     """Serve /metrics, /healthz and /readyz on a daemon thread; returns the server."""
     registry = CollectorRegistry()
     registry.register(ServiceCollector(service))

@@ -24,11 +24,11 @@ from detector import bundles
 from detector.analysis.evaluation import Evaluation, evaluate
 from detector.directory import Directory
 from detector.engine import Engine
-from detector.errors import DetectorError, InvalidRecord
-from detector.partitioning import partition_for
-from detector.replay import _Progress, load_directory
+from detector.errors import DetectorError
+from detector.replay import Rejects, _Progress, load_directory, run_records
 from detector.settings import Settings, load_settings
-from detector.wire.events import parse_event
+from detector.wire.actions import Action
+from detector.wire.events import Event
 from detector.wire.jsonl import iter_lines
 
 
@@ -116,27 +116,19 @@ def replay_into(
     """
     out = _Pass()
     bar = _Progress(sys.stderr)
-    max_bytes = settings.input.max_event_bytes
-    parts = len(engines)
-    n = 0
-    for _, raw in lines:
-        n += 1
-        try:
-            ev = parse_event(raw, max_bytes=max_bytes)
-        except InvalidRecord:
-            out.rejects += 1
-            continue
+
+    def seen(ev: Event, actions: list[Action]) -> None:
         out.events += 1
         out.first_ts = min(out.first_ts, ev.ts)
         out.last_ts = max(out.last_ts, ev.ts)
-        engine = engines[partition_for(ev.employee_id, parts)] if parts > 1 else engines[0]
-        actions = engine.process(ev)
         if actions and keep_actions:
             out.actions.extend(a.to_dict() for a in actions)
         if labelled and ev.data_out and ev.event_id in labelled:
             out.data_out_times[ev.event_id] = ev.ts
-        if bar.on and not n & 1023:
-            bar.tick(n, sum(sum(e.counters.alerts.values()) for e in engines))
+
+    rejects = Rejects()
+    run_records(engines, lines, settings.input.max_event_bytes, rejects, seen, progress=bar)
+    out.rejects = rejects.total
     bar.done()
     return out
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 
@@ -19,8 +19,9 @@ from detector.engine import Engine
 from detector.errors import InvalidRecord
 from detector.partitioning import partition_for
 from detector.settings import Settings
+from detector.wire.actions import Action
 from detector.wire.employees import parse_employee
-from detector.wire.events import parse_event
+from detector.wire.events import Event, parse_event
 from detector.wire.jsonl import iter_lines
 from models.peer_table import PeerTable
 
@@ -107,6 +108,61 @@ class _Progress:
             self.stream.flush()
 
 
+Where = TypeVar("Where")
+
+
+@dataclass(slots=True)
+class Rejects:
+    """Records refused, in all and by reason code: every driver counts them this way."""
+
+    total: int = 0
+    by_code: dict[str, int] = field(default_factory=dict)
+
+    def add(self, exc: InvalidRecord) -> None:
+        self.total += 1
+        self.by_code[exc.code] = self.by_code.get(exc.code, 0) + 1
+
+
+def run_records(
+    engines: Sequence[Engine],
+    records: Iterable[tuple[Where, bytes]],
+    max_bytes: int,
+    rejects: Rejects,
+    on_event: Callable[[Event, list[Action]], object] | None = None,
+    on_reject: Callable[[Where, InvalidRecord], None] | None = None,
+    progress: _Progress | None = None,
+) -> int:
+    """The one replay loop: parse each record, route it to its engine, process it.
+
+    ``records`` are (where, value) pairs, ``where`` saying where a record came from
+    (a line number) for ``on_reject``.  With several engines each employee's events
+    go to the engine of the partition Kafka's default partitioner gives their id, as
+    in the service.  ``on_event`` sees every event scored with the actions it
+    decided.  Returns the number of records read.
+    """
+    process = engines[0].process
+    parts = len(engines)
+    n = 0
+    for where, raw in records:
+        n += 1
+        try:
+            ev = parse_event(raw, max_bytes=max_bytes)
+        except InvalidRecord as exc:
+            rejects.add(exc)
+            if on_reject is not None:
+                on_reject(where, exc)
+            continue
+        if parts > 1:
+            actions = engines[partition_for(ev.employee_id, parts)].process(ev)
+        else:
+            actions = process(ev)
+        if on_event is not None:
+            on_event(ev, actions)
+        if progress is not None and progress.on and not n & 1023:
+            progress.tick(n, sum(sum(e.counters.alerts.values()) for e in engines))
+    return n
+
+
 def replay(
     settings: Settings,
     events: Iterable[tuple[int, bytes]],
@@ -132,34 +188,20 @@ def replay(
     table = (PeerTable(sc.peer_member_cap, sc.peer_day_decay)
              if sc.shared_peers else None)
     engines = [Engine(settings, directory, clock, table) for _ in range(partitions)]
-    engine = engines[0]
     summary = ReplaySummary()
-    max_bytes = settings.input.max_event_bytes
     bar = _Progress(progress) if progress is not None else None
-    process = engine.process
     dumps = orjson.dumps
+
+    def written(ev: Event, actions: list[Action]) -> None:
+        for act in actions:
+            write(dumps(act.to_dict()) + b"\n")
+
+    rejects = Rejects()
     started = time.perf_counter()
-    n = 0
-    for line_no, raw in events:
-        n += 1
-        try:
-            ev = parse_event(raw, max_bytes=max_bytes)
-        except InvalidRecord as exc:
-            summary.rejects += 1
-            summary.reject_reasons[exc.code] = summary.reject_reasons.get(exc.code, 0) + 1
-            if on_reject is not None:
-                on_reject(line_no, exc)
-            continue
-        if partitions > 1:
-            actions = engines[partition_for(ev.employee_id, partitions)].process(ev)
-        else:
-            actions = process(ev)
-        if actions:
-            for act in actions:
-                write(dumps(act.to_dict()) + b"\n")
-        if bar is not None and bar.on and not n & 1023:
-            bar.tick(n, sum(sum(e.counters.alerts.values()) for e in engines))
+    run_records(engines, events, settings.input.max_event_bytes, rejects, written, on_reject,
+                bar)
     summary.seconds = time.perf_counter() - started
+    summary.rejects, summary.reject_reasons = rejects.total, rejects.by_code
     if bar is not None:
         bar.done()
     for e in engines:
@@ -194,10 +236,12 @@ def open_binary_out(path: str) -> IO[bytes]:
 
 
 __all__ = [
+    "Rejects",
     "ReplaySummary",
     "iter_lines",
     "load_directory",
     "open_binary_out",
     "reject_writer",
     "replay",
+    "run_records",
 ]

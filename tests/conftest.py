@@ -11,6 +11,17 @@ from consumers.broker import EmbeddedBroker
 from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
 
+# A script a test runs as a subprocess, not a module to import (--doctest-modules would).
+collect_ignore = ["crash_in_commit.py"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test using the session's broker is marked ``broker`` (``-m "not broker"``
+    runs the pure suite); tests that start a broker of their own carry the mark."""
+    for item in items:
+        if "broker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.broker)
+
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:

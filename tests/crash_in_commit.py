@@ -16,11 +16,13 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+import consumers.checkpoint
 from consumers.cli import main
 
 OUTPUTS = {os.environ["INSIDER_TOPICS__ALERTS"], os.environ["INSIDER_TOPICS__FREEZE_COMMANDS"]}
 _send = KafkaProducer.send
-_commit = KafkaProducer.commit_transaction
+# The service ends each transaction through this bounded helper (offsets, then commit).
+_commit = consumers.checkpoint.commit_offsets_and_transaction
 _with_actions: set[int] = set()  # producers whose open transaction holds an action
 _commits_with_actions = 0
 
@@ -44,5 +46,5 @@ def commit_transaction(self: KafkaProducer, *args: Any, **kwargs: Any) -> Any:
 
 if __name__ == "__main__":
     KafkaProducer.send = send
-    KafkaProducer.commit_transaction = commit_transaction
+    consumers.checkpoint.commit_offsets_and_transaction = commit_transaction  # type: ignore[assignment]
     sys.exit(main(["run"]))

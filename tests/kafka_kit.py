@@ -12,20 +12,17 @@ from __future__ import annotations
 import collections
 import itertools
 import secrets
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import Fetcher
 from kafka.record import MemoryRecords
 
-from consumers.broker import EmbeddedBroker, free_port
+from consumers.broker import EmbeddedBroker
+from consumers.committed_view import committed_offsets
 from detector.settings import KafkaSettings, ServiceSettings, Settings, TopicSettings
 
 _names = itertools.count()
@@ -69,33 +66,6 @@ def markers_read_as_kafka() -> Iterator[None]:
         yield
     finally:
         Fetcher.PartitionRecords.__init__ = _original_init
-
-
-@contextmanager
-def s3_server() -> Iterator[dict[str, str]]:
-    """A local S3 server (moto) with a bucket ``tansu``; yields the environment a Tansu
-    broker needs to keep its data there (``--storage-engine s3://tansu/``)."""
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
-                             "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                req = urllib.request.Request(f"http://127.0.0.1:{port}/tansu", method="PUT")
-                urllib.request.urlopen(req, timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.2)
-        yield {"AWS_ENDPOINT": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true",
-               "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-               "AWS_DEFAULT_REGION": "us-east-1"}
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def read_topic(bootstrap: str, topic: str, quiet: float = 1.5,
@@ -146,20 +116,6 @@ def produce(bootstrap: str, topic: str,
         md = f.get(timeout=30)
         ends[md.partition] = max(ends.get(md.partition, 0), md.offset + 1)
     return ends
-
-
-def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    """A group's committed positions on a topic (partitions without one are left out)."""
-    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        out = {}
-        for p in sorted(c.partitions_for_topic(topic) or ()):
-            off = c.committed(TopicPartition(topic, p))
-            if off is not None and off >= 0:
-                out[p] = off
-        return out
-    finally:
-        c.close(autocommit=False)
 
 
 def add_ends(into: dict[int, int], more: dict[int, int]) -> dict[int, int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka_kit import add_ends, s3_server
+from kafka_kit import add_ends
 from test_faults import _send
 from test_service import (
     _by_id,
@@ -27,9 +27,11 @@ from test_service import (
     running,
 )
 
-from consumers.broker import EmbeddedBroker, free_port
+from consumers.broker import EmbeddedBroker, free_port, s3_server
 from consumers.service import Service
 from detector.settings import Settings
+
+pytestmark = pytest.mark.broker  # every test here starts a Tansu broker
 
 PARTITIONS = 3
 DOWN_FOR_S = 4.0

@@ -99,7 +99,9 @@ ids = st.text(min_size=1, max_size=128)
 def timestamps(draw: st.DrawFn) -> str:
     day = draw(st.dates())
     hour, minute = draw(st.integers(0, 23)), draw(st.integers(0, 59))
-    second = draw(st.integers(0, 59) | st.just(60))
+    # No leap seconds: the oracle (rfc3339_validator) supports none; the parser's
+    # handling of one is among the explicit examples below.
+    second = draw(st.integers(0, 59))
     frac = draw(st.sampled_from(["", "."]))
     if frac:
         frac += draw(st.text("0123456789", min_size=1, max_size=12))

@@ -18,7 +18,6 @@ from committed_view import check_committed_view
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka_kit import add_ends, committed_total, service_settings
-from tcp_proxy import Proxy
 from test_service import (
     _finished,
     _keyed,
@@ -30,7 +29,10 @@ from test_service import (
 
 from consumers.broker import EmbeddedBroker, free_port
 from consumers.service import Service
+from consumers.tcp_proxy import Proxy
 from consumers.topics import ensure_topics
+
+pytestmark = pytest.mark.broker  # every test here starts a Tansu broker
 
 PARTITIONS = 3
 

@@ -31,7 +31,8 @@ from test_service import (
 )
 
 from consumers.broker import EmbeddedBroker, free_port
-from consumers.service import Service, Task
+from consumers.service import Service
+from consumers.task import Task
 from consumers.topics import ensure_topics
 from detector.settings import Settings
 

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
-from tcp_proxy import Proxy
 from test_faults import _certificates
 
 from consumers.broker import EmbeddedBroker, free_port, tansu_binary
 from consumers.connect_errors import explain
 from consumers.kafka_options import client_options, consumer_options, producer_options
+from consumers.tcp_proxy import Proxy
 from detector.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +72,7 @@ def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
+@pytest.mark.broker
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_refused_scram_credentials_stop_the_service_with_a_message_naming_them(
     authenticating: int, mechanism: str
@@ -127,6 +128,7 @@ def test_an_unknown_sasl_mechanism_is_refused_by_name() -> None:
                              "INSIDER_KAFKA__SASL_USERNAME": "detector"})
 
 
+@pytest.mark.broker
 def test_an_untrusted_broker_certificate_stops_the_service_with_a_message(
     tmp_path: Path,
 ) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from detector.directory import Directory
-from detector.errors import InvalidRecord
+from detector.errors import DetectorError, InvalidRecord
 from detector.replay import load_directory
 from detector.wire.actions import ALERT, FREEZE, RELEASE, SEVERITIES
 from detector.wire.events import Event, parse_event
@@ -29,7 +29,7 @@ KINDS = (ALERT, FREEZE, RELEASE)
 _REQUIRED = ("action_id", "type", "employee_id", "event_time", "incident_id", "severity")
 
 
-class ReportInputError(ValueError):
+class ReportInputError(DetectorError, ValueError):
     """An input the report cannot use; the message names the source, line and field."""
 
 

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detector.errors import DetectorError
 from detector.report.inputs import ActionDoc, action_time
 from detector.wire.events import Event
 
 MIN_KEY_BYTES = 16
 
 
-class ScopeKeyError(ValueError):
+class ScopeKeyError(DetectorError, ValueError):
     """No usable pseudonym key: the message says which setting or file and why."""
 
 

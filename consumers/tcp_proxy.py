@@ -1,4 +1,5 @@
-"""A loopback TCP proxy for tests: optional TLS termination and injected faults.
+"""A loopback TCP proxy with optional TLS termination and injected faults, for the tests
+and the soak benchmark.
 
 Between the detector and the broker it can reset every connection, stall the
 traffic, or refuse new connections for a while, the failures a network and a
