@@ -8,6 +8,7 @@ from events that raised nothing).  Releases fall due as event time passes.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import zlib
 from collections import deque
@@ -24,6 +25,7 @@ from detector.wire.employees import EmployeeRecord
 from detector.wire.events import Event
 from models.baseline import Baselines, EmployeeBaseline, PeerBaseline
 from models.peer_table import EVERYONE, PeerTable, SharedPeer
+from models.peer_table import HOUR as PEER_HOUR
 
 GLOBAL_GROUP = "*"
 # How many refused events per employee stay available to a false-positive verdict.
@@ -106,6 +108,9 @@ class Engine:
             peer_table = PeerTable(sc.peer_member_cap, sc.peer_day_decay)
         # The shared peer table (None: peer groups learned by this engine alone).
         self.peer_table = peer_table
+        # The newest hour (event time) this engine's partition has reached: what
+        # its events teach the table is stamped at least this hour (and its day).
+        self.peer_open_hour = -(1 << 40)
         self.directory = directory
         self.scorer = Scorer(settings.scoring)
         self.incidents = IncidentBook(settings.decisions, clock, settings.model_version)
@@ -142,9 +147,10 @@ class Engine:
     def _bind(self, peer: PeerBaseline, employee_id: str, ts: float) -> None:
         """Shared peer views: advance to the event's day, stamp what it teaches."""
         if isinstance(peer, SharedPeer):
-            peer.bind(employee_id, ts)
+            hour = self.peer_open_hour = max(self.peer_open_hour, math.floor(ts / PEER_HOUR))
+            peer.bind(employee_id, ts, hour)
             if peer is not self.glob and isinstance(self.glob, SharedPeer):
-                self.glob.bind(employee_id, ts)
+                self.glob.bind(employee_id, ts, hour)
 
     def process(self, ev: Event) -> list[Action]:
         """Score one event and return the actions it causes (often none)."""
@@ -301,6 +307,17 @@ class Engine:
     # -- state, for checkpoints: shared parts and one entry per employee ----
 
     def shared_state(self) -> dict[str, Any]:
+        if self.peer_table is not None:
+            # The shared table is not this engine's to keep: only which groups it
+            # has handles on, and its partition's open day.
+            return {
+                "shared_groups": sorted(self.peers),
+                "peer_open_hour": self.peer_open_hour,
+                "watermark": self.watermark,
+                "incidents": self.incidents.state(),
+                "counters": self.counters,
+                "model_version": self.model_version,
+            }
         return {
             "peers": self.peers,
             "glob": self.glob,
@@ -337,9 +354,14 @@ class Engine:
         self, shared: dict[str, Any] | None, employees: dict[str, EmployeeState]
     ) -> None:
         """Replace everything learned with a checkpoint's content."""
-        if shared is not None:
+        if shared is not None and self.peer_table is not None:
+            self.peers = {g: SharedPeer(self.peer_table, g)
+                          for g in shared.get("shared_groups", ())}
+            self.peer_open_hour = shared.get("peer_open_hour", self.peer_open_hour)
+        elif shared is not None:
             self.peers = shared["peers"]
             self.glob = shared["glob"]
+        if shared is not None:
             self.watermark = shared["watermark"]
             self.incidents.load_state(shared["incidents"])
             self.counters = shared["counters"]

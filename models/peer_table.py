@@ -31,6 +31,9 @@ from models.volume import VOLUME_KEYS
 
 EVERYONE = "*"  # the population's group name in the table
 DAY = 86400.0
+HOUR = 3600.0
+# How far back "the group is doing this too" looks, in closed hours.
+SURGE_HOURS = 24
 # Values are clipped to this quantile of the group's visible values, once it has
 # ``CLIP_MIN_WEIGHT`` of them: a quantile, unlike mean + c sd, cannot be
 # ratcheted up by values placed at it.
@@ -41,7 +44,7 @@ CLIP_MIN_WEIGHT = 20.0
 class Contribution:
     """One member's observations for one group on one day (or a group's folded sum)."""
 
-    __slots__ = ("first_ts", "hists", "hours", "moments")
+    __slots__ = ("elevated", "exported", "first_ts", "hists", "hours", "moments")
 
     def __init__(self) -> None:
         self.moments: dict[str, Moments] = {}
@@ -49,6 +52,10 @@ class Contribution:
         self.hists: dict[str, LogHistogram] = {}
         self.hours: dict[int, int] = {}
         self.first_ts = math.inf
+        # Hours (since the epoch) the member moved data out / moved more than their
+        # own usual that day: the surge detector counts them once the hour is closed.
+        self.exported: set[int] = set()
+        self.elevated: set[int] = set()
 
     def add(self, key: str, v: float) -> None:
         m = self.moments.get(key)
@@ -78,6 +85,7 @@ class Contribution:
         for how, c in other.hours.items():
             self.hours[how] = self.hours.get(how, 0) + c
         self.first_ts = min(self.first_ts, other.first_ts)
+        # Not the surge marks: the table keeps those per member (PeerTable._fold).
 
     def decay(self, f: float) -> None:
         for m in self.moments.values():
@@ -98,6 +106,8 @@ class Contribution:
                   for k, h in sorted(self.hists.items())},
             "hw": {str(k): c for k, c in sorted(self.hours.items())},
             "t": self.first_ts if math.isfinite(self.first_ts) else None,
+            "x": sorted(self.exported),
+            "e": sorted(self.elevated),
         })
 
     @classmethod
@@ -111,13 +121,17 @@ class Contribution:
             h.w = sum(h.bins.values())
         c.hours = {int(k): int(n) for k, n in doc["hw"].items()}
         c.first_ts = math.inf if doc["t"] is None else float(doc["t"])
+        c.exported = {int(h) for h in doc.get("x", ())}
+        c.elevated = {int(h) for h in doc.get("e", ())}
         return c
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self.moments, self.hists, self.hours, self.first_ts)
+        return (self.moments, self.hists, self.hours, self.first_ts, self.exported,
+                self.elevated)
 
     def __setstate__(self, s: tuple[Any, ...]) -> None:
-        self.moments, self.hists, self.hours, self.first_ts = s
+        (self.moments, self.hists, self.hours, self.first_ts, self.exported,
+         self.elevated) = s
 
 
 def poisoning_bound(share: float, k: float, p: float = CLIP_QUANTILE) -> float:
@@ -148,9 +162,18 @@ class PeerTable:
         # day -> group -> member -> contribution, until the day is folded.
         self.pending: dict[int, dict[str, dict[str, Contribution]]] = {}
         self.day = -(1 << 40)  # the day whose view is current
+        self.hour = -(1 << 40)  # the latest hour an event was scored in
         self.version = 0
         # group -> member -> last day they contributed (folded): who a view is built from.
         self.members: dict[str, dict[str, int]] = {}
+        # group -> member -> hours of folded days they exported / moved unusual
+        # volumes in (the last SURGE_HOURS before the newest folded day's end).
+        self.exported: dict[str, dict[str, set[int]]] = {}
+        self.elevated: dict[str, dict[str, set[int]]] = {}
+        # member -> (day, group) of contributions changed since the owner last
+        # published them; kept only where a service publishes (``publishing``).
+        self.publishing = False
+        self.touched: dict[str, set[tuple[int, str]]] = {}
 
     # -- writing ----------------------------------------------------------
 
@@ -159,7 +182,18 @@ class PeerTable:
         c = by_group.get(member)
         if c is None:
             c = by_group[member] = Contribution()
+        if self.publishing:
+            self.touched.setdefault(member, set()).add((day, group))
         return c
+
+    def take_touched(self, member: str) -> list[tuple[int, str, Contribution]]:
+        """The member's contributions changed since the last call, to publish."""
+        out = []
+        for day, group in sorted(self.touched.pop(member, ())):
+            c = self.pending.get(day, {}).get(group, {}).get(member)
+            if c is not None:
+                out.append((day, group, c))
+        return out
 
     def clipped(self, group: str, key: str, v: float) -> float:
         """``v`` clipped to the group's visible ``CLIP_QUANTILE`` (once it has
@@ -181,6 +215,13 @@ class PeerTable:
         c = self._slot(group, member, day)
         c.first_ts = min(c.first_ts, ts)
 
+    def contribute_export(self, group: str, member: str, day: int, hour: int,
+                          elevated: bool) -> None:
+        c = self._slot(group, member, day)
+        c.exported.add(hour)
+        if elevated:
+            c.elevated.add(hour)
+
     def take(self, day: int) -> dict[str, dict[str, Contribution]]:
         """The contributions stamped ``day`` (a service publishes them)."""
         return self.pending.get(day, {})
@@ -193,6 +234,7 @@ class PeerTable:
 
     def advance(self, ts: float) -> None:
         """Make visible every contribution stamped before the day of ``ts``."""
+        self.hour = max(self.hour, math.floor(ts / HOUR))
         day = math.floor(ts / DAY)
         if day <= self.day:
             return
@@ -214,9 +256,47 @@ class PeerTable:
             self.folded_day[group] = max(last, day)
             members = by_group[group]
             seen = self.members.setdefault(group, {})
+            exported = self.exported.setdefault(group, {})
+            elevated = self.elevated.setdefault(group, {})
             for member in sorted(members):
-                g.merge(members[member].capped(self.member_cap))
+                c = members[member]
+                g.merge(c.capped(self.member_cap))
                 seen[member] = max(seen.get(member, day), day)
+                if c.exported:
+                    exported.setdefault(member, set()).update(c.exported)
+                if c.elevated:
+                    elevated.setdefault(member, set()).update(c.elevated)
+            # Marks older than the surge window of the next day's hours are dropped.
+            oldest = (day + 1) * 24 - SURGE_HOURS
+            for marks in (exported, elevated):
+                for member in list(marks):
+                    kept = {h for h in marks[member] if h >= oldest}
+                    if kept:
+                        marks[member] = kept
+                    else:
+                        del marks[member]
+
+    def surge_counts(self, group: str, member: str, hour: int) -> tuple[int, int]:
+        """Others of ``group`` elevated and exporting in the SURGE_HOURS closed hours
+        before ``hour``: folded days' marks and those of days not folded yet, which
+        are complete for every hour before the current one (the barrier's promise)."""
+        lo = hour - SURGE_HOURS
+        elevated: set[str] = set()
+        exported: set[str] = set()
+
+        def scan(marks: dict[str, set[int]], into: set[str]) -> None:
+            for m, hours in marks.items():
+                if m != member and m not in into and any(lo <= h < hour for h in hours):
+                    into.add(m)
+        scan(self.elevated.get(group, {}), elevated)
+        scan(self.exported.get(group, {}), exported)
+        for day in self.pending:
+            if day < lo // 24:
+                continue
+            members = self.pending[day].get(group, {})
+            scan({m: c.elevated for m, c in members.items()}, elevated)
+            scan({m: c.exported for m, c in members.items()}, exported)
+        return len(elevated), len(exported)
 
     def member_count(self, group: str, since_day: int) -> int:
         """Members whose contributions to ``group`` since ``since_day`` are visible."""
@@ -236,10 +316,10 @@ _STAT_OF = {"rows": "rows", "rows_1h": "rows_1h", "rows_24h": "rows_24h",
 
 class SharedPeer(PeerBaseline):
     """A task's handle on one group of the shared table: reads the visible view,
-    writes contributions.  Who moved unusual volumes today (the surge detector)
-    stays with the task: it needs the same day, which no shared view has."""
+    writes contributions.  The surge detector reads who moved unusual volumes in
+    the last 24 closed hours: the current hour's are not visible to every task yet."""
 
-    __slots__ = ("day", "group", "member", "seen", "table")
+    __slots__ = ("day", "group", "hour", "member", "seen", "table")
 
     def __init__(self, table: PeerTable, group: str) -> None:
         super().__init__()
@@ -247,14 +327,20 @@ class SharedPeer(PeerBaseline):
         self.group = group
         self.member = ""
         self.day = 0
+        self.hour = 0
         self.seen = -1
 
-    def bind(self, member: str, ts: float) -> None:
-        """The event being scored: whose it is and when (its day stamps what it teaches)."""
+    def bind(self, member: str, ts: float, stamp_hour: int | None = None) -> None:
+        """The event being scored: whose it is and when.  What it teaches is stamped
+        ``stamp_hour`` and its day (default: the event's); an engine passes its
+        partition's open hour, so an event older than its partition's newest still
+        lands in an hour that is not closed yet, in replay and the service alike."""
         table = self.table
         table.advance(ts)
         self.member = member
-        self.day = math.floor(ts / DAY)
+        hour = math.floor(ts / HOUR)
+        self.hour = hour if stamp_hour is None else max(hour, stamp_hour)
+        self.day = self.hour // 24
         if self.seen != table.version:
             self._materialise()
 
@@ -293,6 +379,25 @@ class SharedPeer(PeerBaseline):
     def start(self, ts: float) -> None:
         self.table.contribute_start(self.group, self.member, self.day, ts)
 
+    def note_export(self, employee_id: str, ts: float, elevated: bool) -> None:
+        self.table.contribute_export(self.group, employee_id, self.day, self.hour, elevated)
+
+    def surge(
+        self, employee_id: str, ts: float, min_others: int, min_share: float
+    ) -> tuple[int, int]:
+        """Like ``PeerBaseline.surge`` over the last 24 closed hours."""
+        elevated, others = self.table.surge_counts(self.group, employee_id, self.hour)
+        if elevated >= min_others and elevated >= min_share * max(others, 1):
+            return (elevated, others)
+        return (0, others)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Only the group: the rest is the table's, which the owner re-attaches."""
+        return {"group": self.group}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.group = state["group"]
+
     def member_count(self) -> int:
         """Members the view is built from (who contributed in the last 30 days)."""
         return self.table.member_count(self.group, self.day - 30)
@@ -305,4 +410,4 @@ class SharedPeer(PeerBaseline):
         return None if math.isnan(q) else q
 
 
-__all__ = ["EVERYONE", "Contribution", "PeerTable", "SharedPeer", "poisoning_bound"]
+__all__ = ["EVERYONE", "HOUR", "Contribution", "PeerTable", "SharedPeer", "poisoning_bound"]

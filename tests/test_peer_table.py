@@ -194,8 +194,34 @@ def test_a_contribution_survives_its_wire_form_exactly() -> None:
         c.add("rows_24h", rng.uniform(3, 12))
     c.hours[37] = 2
     c.first_ts = 1_700_000_123.25
+    c.exported, c.elevated = {490_001, 490_002}, {490_002}
     back = Contribution.from_wire(c.to_wire())
     assert {k: m.__getstate__() for k, m in back.moments.items()} == {
         k: m.__getstate__() for k, m in c.moments.items()}
     assert {k: h.bins for k, h in back.hists.items()} == {k: h.bins for k, h in c.hists.items()}
     assert (back.hours, back.first_ts) == (c.hours, c.first_ts)
+    assert (back.exported, back.elevated) == (c.exported, c.elevated)
+
+
+def test_the_shared_surge_counts_the_others_of_the_last_24_closed_hours() -> None:
+    table = PeerTable()
+    day = 20_000
+    t0 = day * DAY + 3600.0  # 01:00
+    handles = {m: SharedPeer(table, "finance") for m in ("a", "b", "c", "d", "e")}
+    for m, peer in handles.items():
+        peer.bind(m, t0)
+        peer.note_export(m, t0, elevated=m != "e")
+    peer = handles["a"]
+    # The same hour is not closed: no one counts yet.
+    assert peer.surge("a", t0 + 60, 3, 0.25) == (0, 0)
+    # The next hour: three others elevated (b, c, d) of four others exporting.
+    peer.bind("a", t0 + 3600)
+    assert peer.surge("a", t0 + 3600, 3, 0.25) == (3, 4)
+    assert peer.surge("a", t0 + 3600, 4, 0.25) == (0, 4)
+    # The next day, once the day is folded, still within 24 hours...
+    peer.bind("a", t0 + 23 * 3600)
+    assert table.day == day + 1 and day not in table.pending
+    assert peer.surge("a", t0 + 23 * 3600, 3, 0.25) == (3, 4)
+    # ...and not after.
+    peer.bind("a", t0 + 25 * 3600)
+    assert peer.surge("a", t0 + 25 * 3600, 3, 0.25) == (0, 0)

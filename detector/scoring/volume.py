@@ -173,11 +173,13 @@ class PeerSurge(BaseSignal):
                                               s.surge_min_share)
         if elevated:
             cut = -(1 - s.surge_factor) * case.volume_points
+            # A shared peer table shows the group's days once every task closed them.
+            when = "yesterday" if isinstance(case.peer, SharedPeer) else "today"
             case.add(Reason(
                 "peer_surge",
                 f"{elevated} of {exporting} peers in "
                 f"{rec.peer_group if rec else 'the group'} "
-                "also moved unusual volumes today: a collective pattern",
+                f"also moved unusual volumes {when}: a collective pattern",
                 cut,
                 {"peers_elevated": elevated, "peers_exporting": exporting},
             ), data_out=True)
