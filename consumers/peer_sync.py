@@ -200,14 +200,16 @@ class PeerGate:
             self.late_events += 1
         return hour <= self.table.hour or self.feed.barrier() >= hour - 1
 
-    def close_idle(self, task: Task, now_wall: float, now_mono: float, caught_up: bool) -> None:
+    def close_idle(self, task: Task, now_mono: float, caught_up: bool) -> None:
         """A caught-up task (its position at the partition's end) with no input for
-        the grace period closes the hours before (wall clock - grace): an idle
-        partition must not hold the others back."""
+        the grace period follows the others: it closes every hour some partition
+        has closed, so an idle partition never holds the others back.  In event
+        time, not wall-clock time: for input in time order its next event is no
+        older than the newest the others have had, so it is not late."""
         grace = self.settings.scoring.peer_close_grace_s
         if task.held or not caught_up or now_mono - task.last_event_wall < grace:
             return
-        hour = math.floor((now_wall - grace) / HOUR) - 1
+        hour = max(self.feed.closed.values(), default=NEVER)
         if hour > task.closed_hour:
             task.closed_hour = hour
             task.engine.peer_open_hour = max(task.engine.peer_open_hour, hour + 1)

@@ -269,12 +269,12 @@ class Service:
         gate = self.intake.gate
         assert gate is not None
         topic = self.settings.topics.events
-        now_wall, now_mono = time.time(), time.monotonic()
+        now_mono = time.monotonic()
         for p, task in list(self.tasks.items()):
             tp = TopicPartition(topic, p)
             if task.held:
                 self.intake.drain(task, tp, self.consumer)
-            gate.close_idle(task, now_wall, now_mono, self._caught_up(tp))
+            gate.close_idle(task, now_mono, self._caught_up(tp))
         self.stats.peer_late_events = gate.late_events
         self.stats.peer_held = sum(len(t.held) for t in self.tasks.values())
 

@@ -107,11 +107,12 @@ class ScoringSettings:
     peer_member_cap: float = 3.0
     # What a day's contributions still weigh a day later (about two weeks' memory).
     peer_day_decay: float = 0.93
-    # The service: a task whose partition has had no input for this long closes
-    # the days before (wall clock - this), so an idle partition does not hold
-    # the others' next day back for ever; events it gets later for a closed day
-    # are late (judged with a view that may differ from replay's, and counted).
-    peer_close_grace_s: float = 900.0
+    # The service: a caught-up task whose partition has had no input for this
+    # long closes every hour another partition has closed, so an idle partition
+    # holds the others' next hour back by at most this; events it gets later for
+    # a closed hour are late (judged with a view that may differ from replay's,
+    # and counted).
+    peer_close_grace_s: float = 30.0
     # Events a task holds in memory while it waits for the other partitions to
     # close a day; beyond this it stops taking them and reads them again later.
     peer_hold_max: int = 50_000

@@ -127,6 +127,8 @@ def test_a_new_hire_is_judged_against_the_whole_group_spread_over_six_partitions
     assert _by_id(got) == _by_id(want)
     if hold_max < 10:
         assert sum(x.intake.gate.dropped for x in (a, b) if x.intake.gate) > 0
+    # The idle partitions followed the others in event time: nothing came late.
+    assert a.stats.peer_late_events == b.stats.peer_late_events == 0
     assert _view(b.peer_table, view_day) == _view(a.peer_table, view_day)
 
     # A restart rebuilds the same view from the topic before it scores anything.
