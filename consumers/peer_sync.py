@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from consumers.kafka_options import consumer_options
 from consumers.records import STATE_AT, OutRecord, parse_state_at, state_at
@@ -175,6 +176,17 @@ def peer_records(settings: Settings, task: Task) -> list[tuple[int, OutRecord]]:
             topic, CLOSED_KEY, orjson.dumps({"closed_hour": task.closed_hour}), headers)))
         task.closed_sent = task.closed_hour
     return out
+
+
+def caught_up(consumer: KafkaConsumer | None, tp: TopicPartition) -> bool:
+    """The consumer's position is at the partition's end as its last fetch saw it."""
+    if consumer is None:
+        return False
+    hw = consumer.highwater(tp)
+    try:
+        return hw is not None and consumer.position(tp, timeout_ms=0) >= hw
+    except KafkaError:
+        return False
 
 
 class PeerGate:

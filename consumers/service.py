@@ -28,7 +28,7 @@ from consumers.directory_feed import DirectoryFeed
 from consumers.intake import Intake
 from consumers.kafka_options import consumer_options, producer_options
 from consumers.metrics import serve
-from consumers.peer_sync import PeerFeed, PeerGate
+from consumers.peer_sync import PeerFeed, PeerGate, caught_up
 from consumers.progress import ProgressWatch, standings
 from consumers.rebalance import Assignments, Listener, transient
 from consumers.records import dead_letter
@@ -39,7 +39,7 @@ from consumers.transactions import close_producer
 from detector.audit import COMMAND as AUDIT_COMMAND
 from detector.directory import Directory
 from detector.errors import InvalidRecord
-from detector.settings import Settings, read_secret
+from detector.settings import Settings, SettingsError, read_secret
 from detector.wire.actions import Action
 from detector.wire.commands import FALSE_POSITIVE, parse_command
 from models.bundle import BundleError
@@ -67,6 +67,12 @@ class Service:
         on_action: ActionHook | None = None,
         stop: threading.Event | None = None,
     ) -> None:
+        if settings.scoring.shared_peers and settings.service.bundle_path:
+            # A bundle's peer baselines would replace the shared table's handles
+            # in one task only: refused rather than half applied.
+            raise SettingsError("scoring.shared_peers: cannot be used with "
+                                "service.bundle_path (bundles carry per-partition peer "
+                                "baselines)")
         self.settings = settings
         self.on_action = on_action
         self.stop_event = stop or threading.Event()
@@ -274,19 +280,9 @@ class Service:
             tp = TopicPartition(topic, p)
             if task.held:
                 self.intake.drain(task, tp, self.consumer)
-            gate.close_idle(task, now_mono, self._caught_up(tp))
+            gate.close_idle(task, now_mono, caught_up(self.consumer, tp))
         self.stats.peer_late_events = gate.late_events
         self.stats.peer_held = sum(len(t.held) for t in self.tasks.values())
-
-    def _caught_up(self, tp: TopicPartition) -> bool:
-        """The consumer's position is at the partition's end as its last fetch saw it."""
-        if self.consumer is None:
-            return False
-        hw = self.consumer.highwater(tp)
-        try:
-            return hw is not None and self.consumer.position(tp, timeout_ms=0) >= hw
-        except KafkaError:
-            return False
 
     def _gauges(self) -> None:
         """Figures for the metrics, taken on the loop's thread (scrapes run on another)."""
