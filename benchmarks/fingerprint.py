@@ -11,7 +11,7 @@ Worlds replayed (about 8 minutes on 2 busy cores once the worlds are cached in
   malformed records; ``tests/test_notebooks.py``: 40 x 14, seed 31);
 * the tests' hand-built worlds: every ``tests.worldkit.World.run`` made by the
   scenario, bundle, investigation, explore and robustness tests, run through
-  pytest with a recorder, keyed by test id and call number.
+  pytest with a recorder, keyed by test file name, test and call number.
 
 Per world it keeps the sha256 over the action lines (sorted keys, action ids
 and ``decided_at`` included; the clock is fixed) and counts of events,
@@ -36,8 +36,9 @@ from detector.simulator import SimConfig, stream_world
 from detector.wire.jsonl import iter_lines
 
 BENCH_WORLD = (400, 42)
-TEST_FILES = ("test_scenarios.py", "test_bundle.py", "test_investigate.py",
-              "test_explore.py", "test_robustness.py")
+TEST_FILES = ("detector/test_scenarios.py", "detector/test_bundle.py",
+              "detector/test_investigate.py", "detector/test_explore.py",
+              "consumers/test_robustness.py")
 
 
 class _Digest:
@@ -100,7 +101,9 @@ def _hand_built_worlds() -> dict[str, dict[str, Any]]:
     class Recorder:
         @pytest.hookimpl(hookwrapper=True)
         def pytest_runtest_protocol(self, item: pytest.Item) -> Iterable[None]:
-            current[0] = item.nodeid
+            # Keyed by file name and test, not directory: moving a test file
+            # between the tests' folders keeps its worlds comparable.
+            current[0] = f"tests/{item.path.name}::{item.nodeid.split('::', 1)[1]}"
             yield
 
     worldkit.World.run = recording_run  # type: ignore[method-assign]

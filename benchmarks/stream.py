@@ -154,8 +154,8 @@ class _TimedService(Service):
         self.commits: list[tuple[float, int, dict[int, int]]] = []
         self._positions: dict[int, int] = {}
 
-    def _committed(self, task: Any) -> None:
-        super()._committed(task)
+    def task_committed(self, task: Any) -> None:
+        super().task_committed(task)
         self._positions[task.partition] = task.events_next
         # Committed events positions summed: the events handled and committed so far.
         self.commits.append((time.perf_counter(), sum(self._positions.values()),

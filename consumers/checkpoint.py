@@ -74,6 +74,7 @@ class Checkpoint:
         state_key: bytes | None,
         stats: ServiceStats,
         on_action: Callable[[Action], None] | None,
+        on_committed: Callable[[Task], None] | None = None,
     ) -> None:
         self.settings = settings
         self.tasks = tasks
@@ -81,6 +82,7 @@ class Checkpoint:
         self.state_key = state_key
         self.stats = stats
         self.on_action = on_action
+        self.on_committed = on_committed
 
     def expired(self, now: float) -> bool:
         """Due: the cadence's time has come."""
@@ -186,6 +188,8 @@ class Checkpoint:
                 self.on_action(act)
         task.checkpointed_at = task.at
         task.changed = False  # last: a reader who sees it also sees the actions reported
+        if self.on_committed is not None:
+            self.on_committed(task)
 
 
 def _flushed_then_committed(producer: KafkaProducer, consumer: KafkaConsumer,

@@ -124,9 +124,13 @@ def account(seen: list[Seen], committed: dict[int, tuple[int, int]]) -> Accounti
     return acc
 
 
-def read_as_served(bootstrap: str, topics: Iterable[str], quiet: float = 1.5) -> list[Seen]:
-    """Every record of some topics, read committed, as the broker serves them."""
-    c = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
+def read_to_quiet(bootstrap: str, topics: Iterable[str], quiet: float = 1.5,
+                  committed: bool = True) -> list[Any]:
+    """Every record of some topics, read from the beginning until a quiet spell
+    after the end offsets (a broker's end offset may lag its last record, so
+    reaching it alone does not prove the read complete)."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap,
+                      isolation_level="read_committed" if committed else "read_uncommitted",
                       enable_auto_commit=False, max_partition_fetch_bytes=64 * 1024 * 1024,
                       fetch_max_bytes=128 * 1024 * 1024)
     try:
@@ -135,13 +139,12 @@ def read_as_served(bootstrap: str, topics: Iterable[str], quiet: float = 1.5) ->
         c.assign(tps)
         c.seek_to_beginning(*tps)
         end = c.end_offsets(tps)
-        out: list[Seen] = []
+        out: list[Any] = []
         last = time.monotonic()
         while True:
             batch = c.poll(timeout_ms=200)
             for msgs in batch.values():
-                out.extend(Seen(m.topic, m.partition, m.offset, m.value,
-                                {k: v for k, v in m.headers}) for m in msgs)
+                out.extend(msgs)
             if batch:
                 last = time.monotonic()
             elif (time.monotonic() - last > quiet
@@ -149,6 +152,12 @@ def read_as_served(bootstrap: str, topics: Iterable[str], quiet: float = 1.5) ->
                 return out
     finally:
         c.close()
+
+
+def read_as_served(bootstrap: str, topics: Iterable[str], quiet: float = 1.5) -> list[Seen]:
+    """Every record of some topics, read committed, as the broker serves them."""
+    return [Seen(m.topic, m.partition, m.offset, m.value, {k: v for k, v in m.headers})
+            for m in read_to_quiet(bootstrap, topics, quiet)]
 
 
 def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:

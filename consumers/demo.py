@@ -10,63 +10,60 @@ the producer, then the detector (which commits), then the broker.
 
 from __future__ import annotations
 
-import argparse
 import secrets
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from consumers.broker import EmbeddedBroker, free_port
 from consumers.errors import BrokerError
-from consumers.feed import add_arguments as feed_arguments
 from consumers.feed import publish, simulate
 from consumers.service import Service
 from consumers.topics import ensure_topics
 from detector.analysis.evaluation import evaluate
-from detector.cli import print_action
 from detector.settings import KafkaSettings, ServiceSettings, Settings, TopicSettings
 from detector.wire.actions import Action
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    feed_arguments(p)
-    p.add_argument("--partitions", type=int, default=3, help="partitions of the input topics")
-    p.add_argument("--metrics-port", type=int, default=0,
-                   help="serve Prometheus metrics here (default: a free port)")
-    p.add_argument("--quiet", action="store_true", help="no line per action, summary only")
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """The simulated world and how fast it is played (``insider-detector demo``'s options)."""
+
+    employees: int
+    history_days: int
+    seconds: float
+    seed: int
+    partitions: int
+    metrics_port: int
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    if args.employees < 10 or args.history_days < 3 or args.seconds <= 0 or args.partitions < 1:
-        print("error: need --employees >= 10, --history-days >= 3, --seconds > 0, "
-              "--partitions >= 1", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    from consumers.cli import install_stop_signals
-
-    install_stop_signals(stop)
+def run_demo(options: DemoOptions, stop: threading.Event,
+             show: Callable[[dict[str, Any]], None] | None = None) -> int:
+    """Run the demo until the week is played or ``stop`` is set; ``show`` sees each action."""
     from consumers import logs
 
     logs.setup("ERROR")  # the demo prints actions and a summary; rejects are counted
     work = Path(tempfile.mkdtemp(prefix="insider-demo-"))
     say = _Say()
-    say(f"simulating {args.employees} employees over {args.history_days + 7} days "
-        f"(seed {args.seed}) ...")
-    world = simulate(args.employees, args.history_days, args.seed, work)
+    say(f"simulating {options.employees} employees over {options.history_days + 7} days "
+        f"(seed {options.seed}) ...")
+    world = simulate(options.employees, options.history_days, options.seed, work)
     labels = world.labels
     try:
         broker = EmbeddedBroker(log=work / "broker.log").start()
     except BrokerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    metrics_port = args.metrics_port or free_port()
+    metrics_port = options.metrics_port or free_port()
     settings = Settings(
         kafka=KafkaSettings(bootstrap_servers=broker.bootstrap, group_id="insider-demo",
                             session_timeout_ms=2000, heartbeat_interval_ms=500),
-        topics=TopicSettings(partitions=args.partitions),
+        topics=TopicSettings(partitions=options.partitions),
         service=ServiceSettings(metrics_port=metrics_port, metrics_host="127.0.0.1",
                                 state_key=secrets.token_hex(16)),
     )
@@ -75,8 +72,8 @@ def run_demo(args: argparse.Namespace) -> int:
     def on_action(act: Action) -> None:
         d = act.to_dict()
         actions.append(d)
-        if not args.quiet:
-            print_action(d)
+        if show is not None:
+            show(d)
 
     service = Service(settings, on_action=on_action, stop=stop)
     code = 0
@@ -92,7 +89,7 @@ def run_demo(args: argparse.Namespace) -> int:
             _wait_for(service, n, stop)
             say(f"history scored in {time.monotonic() - began:.1f} s")
 
-        publish(settings, world, args.seconds, stop, say, after_history=caught_up)
+        publish(settings, world, options.seconds, stop, say, after_history=caught_up)
         _wait_for(service, world.events, stop)
         time.sleep(settings.service.commit_interval_ms / 1000.0 * 3)
         finished = not stop.is_set()
@@ -152,4 +149,4 @@ def _summary(service: Service, actions: list[dict[str, Any]], labels: dict[str, 
         say(f"  {mark:<7} {r.kind:<24} {r.employee_id}")
 
 
-__all__ = ["add_arguments", "run_demo"]
+__all__ = ["DemoOptions", "run_demo"]

@@ -8,10 +8,6 @@ employee id, as the service expects.
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,8 +19,7 @@ import orjson
 from kafka import KafkaProducer
 
 from consumers.kafka_options import producer_options
-from consumers.topics import ensure_topics
-from detector.settings import Settings, load_settings
+from detector.settings import Settings
 from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
 from detector.wire.times import parse_timestamp
@@ -131,35 +126,3 @@ def key_and_time(raw: bytes) -> tuple[bytes | None, float | None]:
 
 def employee_key_of(raw: bytes) -> bytes | None:
     return key_and_time(raw)[0]
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--employees", type=int, default=150, help="head count (default 150)")
-    p.add_argument("--history-days", type=int, default=14,
-                   help="days sent at full speed before the live week (default 14)")
-    p.add_argument("--seconds", type=float, default=60.0,
-                   help="how long the live week takes on the accelerated clock (default 60)")
-    p.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
-
-
-def cmd_feed(args: argparse.Namespace) -> int:
-    """``insider-detector feed``: simulated traffic to the configured topics."""
-    if args.employees < 10 or args.history_days < 3 or args.seconds <= 0:
-        print("error: need --employees >= 10, --history-days >= 3, --seconds > 0",
-              file=sys.stderr)
-        return 2
-    settings = load_settings(args.config, os.environ)
-    from consumers.cli import install_stop_signals
-
-    stop = threading.Event()
-    install_stop_signals(stop)
-
-    def say(text: str) -> None:
-        print(f"== {text}", file=sys.stderr, flush=True)
-
-    ensure_topics(settings)
-    with tempfile.TemporaryDirectory(prefix="insider-feed-") as work:
-        world = simulate(args.employees, args.history_days, args.seed, Path(work))
-    sent = publish(settings, world, args.seconds, stop, say)
-    say(f"sent {len(world.employees):,} directory records and {sent:,} events")
-    return 0

@@ -9,7 +9,6 @@ an action a crash took back is not in the report.
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
@@ -77,12 +76,3 @@ def read_topics(settings: Settings) -> tuple[list[ActionDoc], list[PublishedHead
     except ValueError as exc:
         raise ReportInputError(str(exc)) from None
     return dedupe(actions), published
-
-
-def add_bootstrap(report_parser: argparse.ArgumentParser) -> None:
-    """Give the core's ``report`` command its topic source."""
-    report_parser.add_argument(
-        "--bootstrap", metavar="HOST:PORT[,...]",
-        help="read alerts, freezes, releases and audit heads read-committed from the "
-             "configured topics on these brokers instead of --actions / --audit-heads")
-    report_parser.set_defaults(read_topics=read_topics)

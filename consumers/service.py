@@ -406,7 +406,11 @@ class Service:
 
     def _checkpoint_at(self, deadline: float) -> Checkpoint:
         return Checkpoint(self.settings, self.tasks, deadline, state_key=self.state_key,
-                          stats=self.stats, on_action=self.on_action)
+                          stats=self.stats, on_action=self.on_action,
+                          on_committed=self.task_committed)
+
+    def task_committed(self, task: Task) -> None:
+        """Called once a task's checkpoint is final; a hook for those who time commits."""
 
     def checkpoint(self, partitions: set[int] | None = None, reopen: bool = True) -> None:
         """Checkpoint every task (of ``partitions``) with new work; a task whose checkpoint

@@ -30,4 +30,8 @@ class InvalidRecord(DetectorError, ValueError):
         return f"{self.field}: {self.problem}"
 
 
-__all__ = ["DetectorError", "InvalidRecord", "ModelError"]
+class InputError(DetectorError, ValueError):
+    """A file or option a command cannot use; its message names it and is shown as it is."""
+
+
+__all__ = ["DetectorError", "InputError", "InvalidRecord", "ModelError"]

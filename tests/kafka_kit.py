@@ -22,7 +22,7 @@ from kafka.consumer.fetcher import Fetcher
 from kafka.record import MemoryRecords
 
 from consumers.broker import EmbeddedBroker
-from consumers.committed_view import committed_offsets
+from consumers.committed_view import committed_offsets, read_to_quiet
 from detector.settings import KafkaSettings, ServiceSettings, Settings, TopicSettings
 
 _names = itertools.count()
@@ -70,34 +70,10 @@ def markers_read_as_kafka() -> Iterator[None]:
 
 def read_topic(bootstrap: str, topic: str, quiet: float = 1.5,
                committed: bool = True) -> list[Any]:
-    """Every record of a topic, read until a quiet spell after the end offsets."""
+    """Every record of a topic, read until a quiet spell after the end offsets,
+    transaction markers counted as Apache Kafka counts them."""
     with markers_read_as_kafka():
-        c = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            isolation_level="read_committed" if committed else "read_uncommitted",
-            enable_auto_commit=False,
-            max_partition_fetch_bytes=64 * 1024 * 1024,
-            fetch_max_bytes=128 * 1024 * 1024,
-        )
-        try:
-            parts = c.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            c.assign(tps)
-            c.seek_to_beginning(*tps)
-            end = c.end_offsets(tps)
-            out: list[Any] = []
-            last = time.monotonic()
-            while True:
-                batch = c.poll(timeout_ms=200)
-                for msgs in batch.values():
-                    out.extend(msgs)
-                if batch:
-                    last = time.monotonic()
-                elif (time.monotonic() - last > quiet
-                      and all(c.position(tp) >= end[tp] for tp in tps)):
-                    return out
-        finally:
-            c.close()
+        return read_to_quiet(bootstrap, [topic], quiet, committed)
 
 
 def produce(bootstrap: str, topic: str,

@@ -24,13 +24,12 @@ import orjson
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
-from kafka_kit import produce, service_settings
 from nbclient import NotebookClient
 
 from consumers.broker import EmbeddedBroker
 from consumers.topics import ensure_topics
 from detector import bundles
-from detector.baseline_cli import replay_into
+from detector.baseline_runs import replay_into
 from detector.engine import Engine
 from detector.replay import load_directory, replay
 from detector.settings import DecisionSettings, Settings
@@ -38,6 +37,7 @@ from detector.simulator import SimConfig
 from detector.simulator.writer import stream_world
 from detector.wire.jsonl import iter_lines
 from detector.wire.times import parse_timestamp
+from tests.kafka_kit import produce, service_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

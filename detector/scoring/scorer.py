@@ -28,8 +28,9 @@ from detector.scoring.territory import Territory
 from detector.scoring.travel import Travel, place
 from detector.scoring.volume import PeerSurge, Volume, learn_closed, note_elevated
 from detector.settings import ScoringSettings
+from detector.wire.actions import Reason
 from detector.wire.employees import EmployeeRecord
-from detector.wire.events import Event
+from detector.wire.events import ACTIONS, DATA_OUT_ACTIONS, Event
 from models.baseline import EmployeeBaseline, PeerBaseline
 from models.stats import stable_hash
 
@@ -50,14 +51,24 @@ SIGNALS: tuple[Callable[[ScoringSettings], Signal], ...] = (
 )
 
 
+def _strongest_first(reason: Reason) -> float:
+    return -reason.points
+
+
+def _kind(action: str) -> str:
+    return DATA_OUT if action in DATA_OUT_ACTIONS else VIEW if action == "view" else OTHER
+
+
 def _staged(signals: tuple[Signal, ...], stage: str, kinds: str) -> dict[str, tuple[Signal, ...]]:
-    """Per kind of event, the signals whose ``stage`` is implemented and concerns it."""
-    return {
+    """Per CRM action, the signals whose ``stage`` is implemented and concerns its kind
+    (keyed by action, not kind: the hot path then looks the event's action up once)."""
+    by_kind = {
         kind: tuple(x for x in signals
                     if getattr(type(x), stage) is not getattr(BaseSignal, stage)
                     and kind in getattr(x, kinds))
         for kind in KINDS
     }
+    return {action: by_kind[_kind(action)] for action in ACTIONS}
 
 
 class Scorer:
@@ -91,8 +102,7 @@ class Scorer:
             ))
         obs = Observation(ev, rec, abs_hour, how, minute)
         closed = emp.close(abs_hour) if ev.data_out else None
-        kind = DATA_OUT if ev.data_out else VIEW if ev.action == "view" else OTHER
-        for signal in self._observers[kind]:
+        for signal in self._observers[ev.action]:
             signal.observe(obs, emp, peer, glob, closed)
         if closed is not None:
             learn_closed(closed, ev.ts, emp, peer, glob)
@@ -107,12 +117,14 @@ class Scorer:
     ) -> Assessment:
         """Every signal's reasons, strongest first; changes no baseline."""
         ev = obs.ev
-        kind = DATA_OUT if ev.data_out else VIEW if ev.action == "view" else OTHER
         case = Case(self.s, obs, emp, peer, glob)
-        for signal in self._assessors[kind]:
+        for signal in self._assessors[ev.action]:
             signal.assess(case)
         reasons = case.reasons
-        reasons.sort(key=lambda r: -r.points)
+        if not reasons:  # most events: nothing to sort or add up
+            return Assessment(0, reasons, case.cold)
+        if len(reasons) > 1:
+            reasons.sort(key=_strongest_first)
         return Assessment(score_of(reasons), reasons, case.cold)
 
     def learn(
@@ -140,12 +152,11 @@ class Scorer:
         if emp.note_event(ev.ts, geo, counted):  # the employee's first event
             peer.start(ev.ts)
             glob.start(ev.ts)
-        kind = DATA_OUT if ev.data_out else VIEW if ev.action == "view" else OTHER
         if suspicious:
-            for signal in self._refusers[kind]:
+            for signal in self._refusers[ev.action]:
                 signal.refuse(obs, emp, peer, glob, cold)
         else:
-            for signal in self._learners[kind]:
+            for signal in self._learners[ev.action]:
                 signal.learn(obs, emp, peer, glob)
 
     def note_elevated(self, obs: Observation, peer: PeerBaseline) -> None:
