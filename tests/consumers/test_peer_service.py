@@ -13,8 +13,6 @@ from typing import Any
 
 import orjson
 import pytest
-from committed_view import check_committed_view
-from kafka_kit import produce, read_topic, service_settings
 from test_service import (
     _by_id,
     _comparable,
@@ -37,6 +35,8 @@ from detector.partitioning import partition_for
 from detector.replay import load_directory, replay
 from detector.settings import Settings
 from models.peer_table import DAY, PeerTable
+from tests.committed_view import check_committed_view
+from tests.kafka_kit import produce, read_topic, service_settings
 
 pytestmark = pytest.mark.broker
 
