@@ -27,6 +27,8 @@ import orjson
 from benchmarks import baselines, plots
 from benchmarks.baselines import METHODS, OURS, Tally
 from benchmarks.common import ROOT, labels, machine, run_replay, world
+from benchmarks.partitions import render_partitions
+from benchmarks.partitions import run as partitions_run
 from benchmarks.profile import profile, render_profile
 from benchmarks.scaling import render_scaling, scaling
 from benchmarks.stream import stream
@@ -293,7 +295,7 @@ def render(results: dict[str, Any], timings: dict[str, float] | None = None,
         ]
     sections: tuple[tuple[str, Callable[[dict[str, Any]], list[str]]], ...] = (
         ("state", render_state), ("stream", render_stream), ("scaling", render_scaling),
-        ("profile", render_profile))
+        ("profile", render_profile), ("partitions", render_partitions))
     for name, render_section in sections:
         if results.get(name):
             lines += render_section(results[name])
@@ -569,7 +571,7 @@ def _fmt(x: float | None) -> str:
 
 RUNS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "detection": detection, "speed": speed, "state": state, "stream": stream,
-    "scaling": scaling, "profile": profile,
+    "scaling": scaling, "profile": profile, "partitions": partitions_run,
 }
 
 

@@ -3,7 +3,9 @@
 Per task that changed, in this order of effect:
 
 1. **produce** the actions, dead letters and audit heads decided since the last
-   checkpoint, stamped with the input range they came from (``provenance``);
+   checkpoint, stamped with the input range they came from (``provenance``),
+   and with a shared peer table the contributions the engine changed and the
+   partition's closed-day marker (``consumers.peer_sync``);
 2. **flush**: the broker holds them before anything depends on them (in
    exactly-once mode the transaction's commit flushes);
 3. **persist state**: the changelog entries of every employee the task changed
@@ -30,6 +32,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.changelog import checkpoint_records
+from consumers.peer_sync import peer_records
 from consumers.provenance import with_provenance
 from consumers.records import OutRecord
 from consumers.stats import ServiceStats
@@ -154,6 +157,9 @@ class Checkpoint:
         records: Records = [
             (None, r) for r in with_provenance(task.pending, task.partition, task.checkpointed_at,
                                                task.at, task.producer)]
+        # The peer table's contributions and closed-day marker: before the changelog
+        # takes the engine's changed employees, in the same transaction.
+        records += peer_records(s, task)
         records += checkpoint_records(s.topics.changelog, task.partition, task.engine, task.at,
                                       self.state_key)
         offsets = {

@@ -134,6 +134,12 @@ class ServiceCollector(Collector):
         yield CounterMetricFamily(f"{p}_state_entries_refused", "Changelog entries refused "
                                   "(bad signature, foreign or damaged).",
                                   value=st.state_entries_refused)
+        yield CounterMetricFamily(f"{p}_peer_late_events", "Events of a day their partition "
+                                  "had already closed for the shared peer table (judged "
+                                  "with a view that may differ from replay's).",
+                                  value=st.peer_late_events)
+        yield GaugeMetricFamily(f"{p}_peer_held_events", "Events held until every partition "
+                                "has closed the day before theirs.", value=st.peer_held)
         yield GaugeMetricFamily(f"{p}_last_checkpoint_timestamp_seconds",
                                 "When the last checkpoint committed (Unix time).",
                                 value=st.last_checkpoint)

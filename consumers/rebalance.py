@@ -30,6 +30,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 from consumers.bundle_watch import BundleWatch
 from consumers.changelog import restore
 from consumers.kafka_options import producer_options
+from consumers.peer_sync import restore_partition
 from consumers.stats import ServiceStats
 from consumers.task import Task, open_audit
 from consumers.transactions import abort_transaction, close_producer
@@ -37,6 +38,7 @@ from detector.directory import Directory
 from detector.engine import Engine
 from detector.partitioning import owner
 from detector.settings import Settings
+from models.peer_table import PeerTable
 
 log = logging.getLogger("insider.service")
 
@@ -86,8 +88,13 @@ class Assignments:
         state_key: bytes | None,
         audit_key: bytes | None,
         txn_timeout_s: float,
+        peer_table: PeerTable | None = None,
     ) -> None:
         self.settings = settings
+        # The process's shared peer table, and the input's partition count (for
+        # which members a partition's restore replaces).
+        self.peer_table = peer_table
+        self.peer_partitions = 0
         self.tasks = tasks
         self.directory = directory
         self.stats = stats
@@ -193,10 +200,17 @@ class Assignments:
             committed[p] = (e or 0, c or 0)
         restored = restore(s, parts, committed, self.state_key)
         for p in parts:
-            engine = Engine(s, self.directory, owns=owner(p, self.partitions))
+            engine = Engine(s, self.directory, owns=owner(p, self.partitions),
+                            peer_table=self.peer_table)
             r = restored[p]
             engine.load_state(r.shared, r.employees)
             task = Task(p, engine, producers[p])
+            if self.peer_table is not None:
+                # The partition's open days' contributions, as of the committed positions.
+                closed = restore_partition(s, self.peer_table, p, committed[p],
+                                           self.peer_partitions)
+                task.closed_hour = task.closed_sent = closed
+                engine.peer_open_hour = max(engine.peer_open_hour, closed + 1)
             task.audit = open_audit(s, p, self.audit_key)
             if self.bundles is not None and self.bundles.adopt(engine, p) is not None:
                 task.changed = True  # the bundle's baselines go into the next checkpoint

@@ -25,8 +25,10 @@ from kafka.errors import KafkaError
 from consumers.bundle_watch import BundleWatch
 from consumers.checkpoint import Checkpoint, Offsets, Records, transact
 from consumers.directory_feed import DirectoryFeed
+from consumers.intake import Intake
 from consumers.kafka_options import consumer_options, producer_options
 from consumers.metrics import serve
+from consumers.peer_sync import PeerFeed, PeerGate, caught_up
 from consumers.progress import ProgressWatch, standings
 from consumers.rebalance import Assignments, Listener, transient
 from consumers.records import dead_letter
@@ -37,11 +39,11 @@ from consumers.transactions import close_producer
 from detector.audit import COMMAND as AUDIT_COMMAND
 from detector.directory import Directory
 from detector.errors import InvalidRecord
-from detector.settings import Settings, read_secret
+from detector.settings import Settings, SettingsError, read_secret
 from detector.wire.actions import Action
 from detector.wire.commands import FALSE_POSITIVE, parse_command
-from detector.wire.events import parse_event
 from models.bundle import BundleError
+from models.peer_table import PeerTable
 
 __all__ = ["Service", "ServiceStats", "Task"]
 
@@ -65,6 +67,12 @@ class Service:
         on_action: ActionHook | None = None,
         stop: threading.Event | None = None,
     ) -> None:
+        if settings.scoring.shared_peers and settings.service.bundle_path:
+            # A bundle's peer baselines would replace the shared table's handles
+            # in one task only: refused rather than half applied.
+            raise SettingsError("scoring.shared_peers: cannot be used with "
+                                "service.bundle_path (bundles carry per-partition peer "
+                                "baselines)")
         self.settings = settings
         self.on_action = on_action
         self.stop_event = stop or threading.Event()
@@ -93,10 +101,18 @@ class Service:
         self.bundles = BundleWatch(settings) if settings.service.bundle_path else None
         self._next_bundle_check = 0.0
         self.progress = ProgressWatch(settings.service.stall_seconds)
+        sc = settings.scoring
+        # One peer table per process, shared by its tasks (consumers.peer_sync).
+        self.peer_table = (PeerTable(sc.peer_member_cap, sc.peer_day_decay)
+                           if sc.shared_peers else None)
+        if self.peer_table is not None:
+            self.peer_table.publishing = True
+        self.peer_feed: PeerFeed | None = None
+        self.intake = Intake(settings, self.stats, self._reject)
         self.assignments = Assignments(
             settings, self.tasks, self.directory, self.stats, self.stop_event,
             bundles=self.bundles, state_key=self.state_key, audit_key=self.audit_key,
-            txn_timeout_s=self._txn_timeout_s)
+            txn_timeout_s=self._txn_timeout_s, peer_table=self.peer_table)
         self.next_checkpoint = self._checkpoint_at(time.monotonic())
 
     # -- life cycle ---------------------------------------------------------
@@ -117,6 +133,12 @@ class Service:
         self.side_producer = KafkaProducer(**producer_options(s.kafka))
         self.feed = DirectoryFeed(s, self.directory, self._directory_reject)
         n = self.feed.catch_up(s.service.directory_load_timeout_s)
+        if self.peer_table is not None:
+            # The table rebuilt from the topic before anything is scored.
+            self.assignments.peer_partitions = partitions
+            self.peer_feed = PeerFeed(s, self.peer_table, partitions, self.tasks.__contains__)
+            self.peer_feed.catch_up(s.service.directory_load_timeout_s)
+            self.intake.gate = PeerGate(s, self.peer_feed, self.peer_table)
         self._loaded = True
         log.info("directory loaded", extra={"records": n, "rejects": self.feed.rejects})
         self.consumer = self.assignments.consumer = KafkaConsumer(**consumer_options(s.kafka))
@@ -157,6 +179,8 @@ class Service:
                 self.stats.decision.observe(took)
             if self.assignments.to_open:
                 self.assignments.open_assigned()
+            if self.intake.gate is not None:
+                self._drain_held()
             now = time.monotonic()
             if not self.next_checkpoint.expired(now):
                 continue
@@ -185,6 +209,8 @@ class Service:
         """One poll of the directory and the input; empty while the broker is unreachable."""
         try:
             feed.poll(0)
+            if self.peer_feed is not None:
+                self.peer_feed.poll(0)
             batch: dict[TopicPartition, list[Any]] = consumer.poll(
                 timeout_ms=int(wait * 1000) + 1)
         except KafkaError as exc:
@@ -218,6 +244,9 @@ class Service:
         if self.feed is not None:
             self.feed.close()
             self.feed = None
+        if self.peer_feed is not None:
+            self.peer_feed.close()
+            self.peer_feed = None
         self._pool.shutdown(wait=True)
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
@@ -228,42 +257,33 @@ class Service:
 
     def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         events_topic = self.settings.topics.events
-        max_bytes = self.settings.input.max_event_bytes
-        horizon = time.time() + self.settings.input.max_future_seconds
         for tp, msgs in batch.items():
             task = self.tasks.get(tp.partition)
             if task is None:  # revoked, or not open yet: read again after the open's seek
                 continue
             if tp.topic == events_topic:
-                process = task.engine.process
-                last_ts = None
-                for m in msgs:
-                    try:
-                        if m.value is None:
-                            raise InvalidRecord("$", "is empty", "empty")
-                        ev = parse_event(m.value, max_bytes=max_bytes)
-                        if ev.ts > horizon:
-                            raise InvalidRecord(
-                                "timestamp", "is more than input.max_future_seconds ahead of "
-                                "the detector's clock", "future_timestamp")
-                    except InvalidRecord as exc:
-                        self._reject(task, exc, tp, m)
-                        continue
-                    last_ts = ev.ts
-                    for act in process(ev):
-                        task.emit(self.settings, act)
-                if last_ts is not None:
-                    self.stats.event_lag.observe(max(0.0, time.time() - last_ts))
-                task.events_next = msgs[-1].offset + 1
-                task.last_event_wall = time.monotonic()
-                task.idle_credited = 0.0
-                self.stats.events += len(msgs)
+                self.intake.take(task, tp, msgs)
             else:
                 for m in msgs:
                     self._command(task, tp, m)
                 task.commands_next = msgs[-1].offset + 1
                 self.stats.commands += len(msgs)
             task.changed = True
+
+    def _drain_held(self) -> None:
+        """Tasks held behind the peer barrier score what it now lets through; idle
+        ones close the days the grace period has passed."""
+        gate = self.intake.gate
+        assert gate is not None
+        topic = self.settings.topics.events
+        now_mono = time.monotonic()
+        for p, task in list(self.tasks.items()):
+            tp = TopicPartition(topic, p)
+            if task.held:
+                self.intake.drain(task, tp, self.consumer)
+            gate.close_idle(task, now_mono, caught_up(self.consumer, tp))
+        self.stats.peer_late_events = gate.late_events
+        self.stats.peer_held = sum(len(t.held) for t in self.tasks.values())
 
     def _gauges(self) -> None:
         """Figures for the metrics, taken on the loop's thread (scrapes run on another)."""

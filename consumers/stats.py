@@ -68,6 +68,10 @@ class ServiceStats:
     # service.stall_seconds (see consumers.progress).
     watched: frozenset[PartitionKey] = frozenset()
     stalled: frozenset[PartitionKey] = frozenset()
+    # Shared peer table: events of a day their partition had closed (judged with a
+    # view that may differ from replay's), and events held behind the barrier.
+    peer_late_events: int = 0
+    peer_held: int = 0
 
     def reject(self, code: str, event: bool = False) -> None:
         """One rejected record, counted by its code (and among the events' when it was one)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,13 @@ class Task:
         # The engine's score counts as last reported to the metrics.
         self.scores_seen = list(engine.counters.scores)
         self.outcomes_seen = dict(engine.counters.outcomes)
+        # The shared peer table (consumers.peer_sync): the last hour (event time)
+        # this partition has closed, the one its last marker published, the events
+        # held behind the barrier, and where to read again past the hold's bound.
+        self.closed_hour = -(1 << 40)
+        self.closed_sent = self.closed_hour
+        self.held: deque[Any] = deque()
+        self.refetch_from: int | None = None
 
     @property
     def at(self) -> tuple[int, int]:

@@ -32,6 +32,7 @@ def topic_specs(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         t.freeze_commands: (n, {}),
         t.dead_letter: (max(1, min(n, 3)), {}),
         t.audit_heads: (n, {}),
+        t.peer_stats: (n, compact),
     }
 
 
@@ -70,6 +71,9 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> dict[str, int]:
     finally:
         admin.close()
     t = settings.topics
+    if settings.scoring.shared_peers and have[t.peer_stats] != have[t.events]:
+        raise TopicError(f"{t.peer_stats} must have as many partitions as {t.events} "
+                         f"(have {have[t.peer_stats]}, {have[t.events]})")
     if not have[t.events] == have[t.commands] == have[t.changelog]:
         raise TopicError(
             f"{t.events}, {t.commands} and {t.changelog} must have the same number of "

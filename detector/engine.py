@@ -8,6 +8,7 @@ from events that raised nothing).  Releases fall due as event time passes.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import zlib
 from collections import deque
@@ -24,6 +25,8 @@ from detector.wire.actions import Action, derive_id
 from detector.wire.employees import EmployeeRecord
 from detector.wire.events import Event
 from models.baseline import Baselines, EmployeeBaseline, PeerBaseline
+from models.peer_table import EVERYONE, PeerTable, SharedPeer
+from models.peer_table import HOUR as PEER_HOUR
 
 GLOBAL_GROUP = "*"
 # How many refused events per employee stay available to a false-positive verdict.
@@ -98,11 +101,21 @@ class Engine:
         settings: Settings,
         directory: Directory,
         clock: Callable[[], float] = time.time,
+        *,
         owns: Callable[[str], bool] | None = None,
+        peer_table: PeerTable | None = None,
     ) -> None:
         """``owns``: whether an employee's events come to this engine (its partition),
         for what it decides without an event (offboarding locks); None for all."""
         self.settings = settings
+        sc = settings.scoring
+        if peer_table is None and sc.shared_peers:
+            peer_table = PeerTable(sc.peer_member_cap, sc.peer_day_decay)
+        # The shared peer table (None: peer groups learned by this engine alone).
+        self.peer_table = peer_table
+        # The newest hour (event time) this engine's partition has reached: what
+        # its events teach the table is stamped at least this hour (and its day).
+        self.peer_open_hour = -(1 << 40)
         self.directory = directory
         self.scorer = Scorer(settings.scoring)
         self.incidents = IncidentBook(settings.decisions, clock, settings.model_version)
@@ -110,7 +123,9 @@ class Engine:
         self.offboarding.model_version = settings.model_version
         self.employees: dict[str, EmployeeBaseline] = {}
         self.peers: dict[str, PeerBaseline] = {}
-        self.glob = PeerBaseline()
+        self.glob: PeerBaseline = (
+            PeerBaseline() if peer_table is None else SharedPeer(peer_table, EVERYONE)
+        )
         self.watermark = float("-inf")
         self.counters = Counters()
         # Employee -> (their first directory version, the provisional record from it).
@@ -130,8 +145,19 @@ class Engine:
     def peer(self, group: str) -> PeerBaseline:
         p = self.peers.get(group)
         if p is None:
-            p = self.peers[group] = PeerBaseline()
+            p = self.peers[group] = (
+                PeerBaseline() if self.peer_table is None
+                else SharedPeer(self.peer_table, group)
+            )
         return p
+
+    def _bind(self, peer: PeerBaseline, employee_id: str, ts: float) -> None:
+        """Shared peer views: advance to the event's day, stamp what it teaches."""
+        if isinstance(peer, SharedPeer):
+            hour = self.peer_open_hour = max(self.peer_open_hour, math.floor(ts / PEER_HOUR))
+            peer.bind(employee_id, ts, hour)
+            if peer is not self.glob and isinstance(self.glob, SharedPeer):
+                self.glob.bind(employee_id, ts, hour)
 
     def process(self, ev: Event) -> list[Action]:
         """Score one event and return the actions it causes (often none)."""
@@ -165,6 +191,8 @@ class Engine:
             peer = self.glob
         else:
             peer = self.peer(rec.peer_group)
+        if self.peer_table is not None:
+            self._bind(peer, ev.employee_id, ev.ts)
         scorer = self.scorer
         self.dirty.add(ev.employee_id)
         obs = scorer.observe(ev, rec, emp, peer, self.glob)
@@ -227,6 +255,8 @@ class Engine:
         emp = self.employees.get(employee_id)
         if emp is not None and not found.cold_start:
             peer = self.glob if group is None else self.peer(group)
+            if self.peer_table is not None:
+                self._bind(peer, employee_id, obs.ev.ts)
             self.scorer.learn(obs, emp, peer, self.glob, False, False, counted=True)
         if until is None:
             until = self.watermark + self.settings.service.false_positive_suppress_seconds
@@ -287,6 +317,17 @@ class Engine:
     # -- state, for checkpoints: shared parts and one entry per employee ----
 
     def shared_state(self) -> dict[str, Any]:
+        if self.peer_table is not None:
+            # The shared table is not this engine's to keep: only which groups it
+            # has handles on, and its partition's open day.
+            return {
+                "shared_groups": sorted(self.peers),
+                "peer_open_hour": self.peer_open_hour,
+                "watermark": self.watermark,
+                "incidents": self.incidents.state(),
+                "counters": self.counters,
+                "model_version": self.model_version,
+            }
         return {
             "peers": self.peers,
             "glob": self.glob,
@@ -325,9 +366,14 @@ class Engine:
         self, shared: dict[str, Any] | None, employees: dict[str, EmployeeState]
     ) -> None:
         """Replace everything learned with a checkpoint's content."""
-        if shared is not None:
+        if shared is not None and self.peer_table is not None:
+            self.peers = {g: SharedPeer(self.peer_table, g)
+                          for g in shared.get("shared_groups", ())}
+            self.peer_open_hour = shared.get("peer_open_hour", self.peer_open_hour)
+        elif shared is not None:
             self.peers = shared["peers"]
             self.glob = shared["glob"]
+        if shared is not None:
             self.watermark = shared["watermark"]
             self.incidents.load_state(shared["incidents"])
             self.counters = shared["counters"]

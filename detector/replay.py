@@ -23,6 +23,7 @@ from detector.wire.actions import Action
 from detector.wire.employees import parse_employee
 from detector.wire.events import Event, parse_event
 from detector.wire.jsonl import iter_lines
+from models.peer_table import PeerTable
 
 
 @dataclass(slots=True)
@@ -176,10 +177,17 @@ def replay(
 
     With ``partitions`` > 1 each employee's events go to the engine of the
     partition Kafka's default partitioner gives their id, as in the service.
+    With ``scoring.shared_peers`` the engines share one peer table, as the
+    service's tasks do through its topic: contributions become visible at the
+    next day boundary in event time, so the decisions do not depend on
+    ``partitions``.
     """
     if partitions < 1:
         raise ValueError("partitions must be >= 1")
-    engines = [Engine(settings, directory, clock, owns=owner(p, partitions))
+    sc = settings.scoring
+    table = (PeerTable(sc.peer_member_cap, sc.peer_day_decay)
+             if sc.shared_peers else None)
+    engines = [Engine(settings, directory, clock, owns=owner(p, partitions), peer_table=table)
                for p in range(partitions)]
     summary = ReplaySummary()
     bar = _Progress(progress) if progress is not None else None

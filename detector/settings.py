@@ -138,6 +138,23 @@ class ScoringSettings:
     surge_min_others: int = 3
     surge_min_share: float = 0.25
     surge_factor: float = 0.3
+    # Peer-group and population baselines shared by every task through the
+    # peer table (models.peer_table) instead of learned per partition:
+    # decisions then do not depend on the partition count.
+    shared_peers: bool = False
+    # Most observations one member adds to their group per quantity and day.
+    peer_member_cap: float = 3.0
+    # What a day's contributions still weigh a day later (about two weeks' memory).
+    peer_day_decay: float = 0.93
+    # The service: a caught-up task whose partition has had no input for this
+    # long closes every hour another partition has closed, so an idle partition
+    # holds the others' next hour back by at most this; events it gets later for
+    # a closed hour are late (judged with a view that may differ from replay's,
+    # and counted).
+    peer_close_grace_s: float = 30.0
+    # Events a task holds in memory while it waits for the other partitions to
+    # close a day; beyond this it stops taking them and reads them again later.
+    peer_hold_max: int = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +230,8 @@ class TopicSettings:
     changelog: str = "insider.baseline-changelog"
     # Heads of the audit trails (service.audit_dir), so that a cut-off end shows.
     audit_heads: str = "insider.audit-heads"
+    # Shared peer table contributions and closed-day markers (scoring.shared_peers).
+    peer_stats: str = "insider.peer-stats"
     create: bool = True
     # Used only when creating: events, commands and changelog share this count
     # (they are co-partitioned: partition p of each belongs to the same task).
@@ -290,6 +309,10 @@ class Settings:
         if self.input.max_future_seconds < 0:
             raise SettingsError("input.max_future_seconds: must be >= 0")
         k, t, v = self.kafka, self.topics, self.service
+        if self.scoring.peer_close_grace_s <= 0:
+            raise SettingsError("scoring.peer_close_grace_s: must be > 0")
+        if self.scoring.peer_hold_max < 1:
+            raise SettingsError("scoring.peer_hold_max: must be >= 1")
         _one_of("kafka.security_protocol", k.security_protocol, SECURITY_PROTOCOLS)
         _one_of("kafka.sasl_mechanism", k.sasl_mechanism, SASL_MECHANISMS)
         _one_of("service.delivery", v.delivery, DELIVERY_MODES)

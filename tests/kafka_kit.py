@@ -149,7 +149,7 @@ def service_settings(
     t = TopicSettings(
         events=f"t{n}.events", directory=f"t{n}.directory", commands=f"t{n}.commands",
         alerts=f"t{n}.alerts", freeze_commands=f"t{n}.freeze", dead_letter=f"t{n}.dlq",
-        changelog=f"t{n}.changelog", partitions=partitions,
+        changelog=f"t{n}.changelog", peer_stats=f"t{n}.peers", partitions=partitions,
     )
     k = KafkaSettings(bootstrap_servers=broker.bootstrap, group_id=f"t{n}.group",
                       session_timeout_ms=2000, heartbeat_interval_ms=500)

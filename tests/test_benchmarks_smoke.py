@@ -94,6 +94,17 @@ def test_scaling_section_has_a_rate_per_process_count(quick_all: tuple[Path, str
     assert "CPUs" in text and "µs of CPU per event" in text and "Projected" in text
 
 
+def test_partitions_section_has_every_count_in_both_modes(quick_all: tuple[Path, str]) -> None:
+    _, text = quick_all
+    rows = [r for r in _rows(_section(text, "## Decisions by partition count"))
+            if r[0] in ("per partition", "shared")]
+    assert {(r[0], r[1]) for r in rows} == {
+        (mode, n) for mode in ("per partition", "shared") for n in ("1", "6", "12", "48")}
+    shared = [r for r in rows if r[0] == "shared"]
+    assert len({(r[2], r[4], r[6]) for r in shared}) == 1  # the same decisions at every count
+    assert "bytes per employee and day" in text
+
+
 def test_state_section_covers_replayed_and_cloned_sizes(quick_all: tuple[Path, str]) -> None:
     _, text = quick_all
     rows = _rows(_section(text, "## State per employee"))[1:]  # after the header

@@ -22,4 +22,5 @@ create security.alerts 6
 create crm.freeze-commands 6
 create insider.dead-letter 3
 create insider.audit-heads 6
+create insider.peer-stats 6 cleanup.policy=compact
 "$TOPICS" --bootstrap-server "$BOOTSTRAP" --list

@@ -71,6 +71,8 @@ def band(
     return top, cold
 
 
-def basis(cold: bool) -> str:
-    """What a band was drawn from, in a reason's words."""
-    return "peer group" if cold else "own baseline"
+def basis(cold: bool, peers: int | None = None) -> str:
+    """What a band was drawn from, in a reason's words (with how many peers, when known)."""
+    if not cold:
+        return "own baseline"
+    return "peer group" if peers is None else f"peer group of {peers}"

@@ -14,6 +14,7 @@ from detector.scoring.off_hours import odd_hours
 from detector.scoring.signal import DATA_OUT, VERBS, BaseSignal, Case, n
 from detector.wire.actions import Reason
 from models.baseline import EmployeeBaseline, PeerBaseline
+from models.peer_table import SharedPeer
 from models.volume import ClosedPeriods
 
 _CODES = {"rows": "volume_action", "rows_1h": "volume_1h", "rows_24h": "volume_24h",
@@ -107,7 +108,8 @@ class Volume(BaseSignal):
         raw_points, key, q, top = best
         volume = min(s.volume_cap, raw_points)
         usual = math.expm1(top)
-        source = basis(cold)
+        peers = case.peer.member_count() if cold and isinstance(case.peer, SharedPeer) else None
+        source = basis(cold, peers)
         if key == "rows":
             verb = VERBS.get(ev.action, ev.action)
             text = f"{verb} {n(q)} rows in one action; usual up to {n(usual)} ({source})"
@@ -171,11 +173,13 @@ class PeerSurge(BaseSignal):
                                               s.surge_min_share)
         if elevated:
             cut = -(1 - s.surge_factor) * case.volume_points
+            # A shared peer table shows the group's days once every task closed them.
+            when = "yesterday" if isinstance(case.peer, SharedPeer) else "today"
             case.add(Reason(
                 "peer_surge",
                 f"{elevated} of {exporting} peers in "
                 f"{rec.peer_group if rec else 'the group'} "
-                "also moved unusual volumes today: a collective pattern",
+                f"also moved unusual volumes {when}: a collective pattern",
                 cut,
                 {"peers_elevated": elevated, "peers_exporting": exporting},
             ), data_out=True)

@@ -72,8 +72,12 @@ def test_prometheus_scrapes_the_counters_the_traffic_should_produce(
             rejects = sum(svc.stats.rejects.values())
 
             def scraped() -> bool:
+                # Events are counted when consumed, actions when their checkpoint
+                # commits: a scrape between the two shows every event and not yet
+                # every action, so wait for a scrape after the last commit.
                 try:
-                    return _value(prom_port, "insider_events_consumed_total") == len(events) + 1
+                    return (_value(prom_port, "insider_events_consumed_total") == len(events) + 1
+                            and _value(prom_port, "sum(insider_actions_total)") == actions)
                 except OSError:
                     return False
 

@@ -263,8 +263,9 @@ def test_directory_updates_and_analyst_commands_change_decisions(
 # --- processes: kill, restart ---------------------------------------------------
 
 
-def _start(s: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **settings_env(s), "PYTHONPATH": str(ROOT)}
+def _start(s: Settings, log: Path,
+           extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **settings_env(s), "PYTHONPATH": str(ROOT), **(extra or {})}
     with open(log, "ab") as fh:
         return subprocess.Popen([sys.executable, "-m", "consumers.cli", "run"], env=env,
                                 stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -399,6 +400,8 @@ def test_restarted_detector_resumes_with_its_baselines(
     {"INSIDER_KAFKA__BOOTSTRAP_SERVERS": "nohost"},
     {"INSIDER_SERVICE__DELIVERY": "twice"},
     {"INSIDER_KAFKA__SECURITY_PROTOCOL": "SASL_SSL"},
+    {"INSIDER_SCORING__PEER_CLOSE_GRACE_S": "0"},
+    {"INSIDER_SCORING__SHARED_PEERS": "true", "INSIDER_SERVICE__BUNDLE_PATH": "/no/bundle"},
 ])
 def test_invalid_settings_fail_at_start_naming_the_setting(bad: dict[str, str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **bad}

@@ -24,7 +24,7 @@ from detector.wire.times import rfc3339
 from tests.worldkit import START, World, at, employee
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[1] / "schemas" / "action.schema.json").read_text()
+    (Path(__file__).resolve().parents[2] / "schemas" / "action.schema.json").read_text()
 )
 
 
