@@ -36,7 +36,12 @@ def test_shared_peers_make_the_same_decisions_at_any_partition_count(
 ) -> None:
     one = _actions(small_world, SHARED, 1)
     assert any(b'"alert"' in line for line in one)
-    assert _actions(small_world, SHARED, partitions) == one
+    # The same actions, byte for byte; a release at a freeze's expiry is written when
+    # its engine's own clock passes it, so the interleaving may differ.
+    many = _actions(small_world, SHARED, partitions)
+    assert len(many) == len(one)
+    assert {orjson.loads(x)["action_id"]: x for x in many} == {
+        orjson.loads(x)["action_id"]: x for x in one}
 
 
 def test_engines_of_one_replay_share_one_table(small_world: Path) -> None:
