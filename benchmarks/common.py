@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from detector.engine import EmployeeState, Engine
+from detector.engine import Engine
+from detector.engine_state import EmployeeState
 from detector.replay import ReplaySummary, load_directory, replay
 from detector.settings import Settings
 from detector.simulator import SimConfig, stream_world

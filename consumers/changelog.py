@@ -30,7 +30,8 @@ from consumers.records import (
     parse_state_at,
     state_at,
 )
-from detector.engine import EmployeeState, Engine
+from detector.engine import Engine
+from detector.engine_state import EmployeeState
 from detector.settings import Settings
 from models.snapshot import SnapshotError, dump, load
 

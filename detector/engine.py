@@ -10,16 +10,24 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from detector.decisions import IncidentBook, Trigger
 from detector.directory import Directory
+from detector.engine_state import (
+    FP_BYTES,
+    RECENT_IDS,
+    Counters,
+    EmployeeState,
+    Refusal,
+    fingerprint,
+    for_state,
+    holds,
+)
 from detector.offboarding import Offboarding
-from detector.scoring import Assessment, Observation, Scorer, score_of
+from detector.scoring import Assessment, Scorer, score_of
 from detector.settings import DecisionSettings, Settings
 from detector.wire.actions import Action, derive_id
 from detector.wire.employees import EmployeeRecord
@@ -31,68 +39,7 @@ from models.peer_table import HOUR as PEER_HOUR
 GLOBAL_GROUP = "*"
 # How many refused events per employee stay available to a false-positive verdict.
 REFUSED_KEPT = 4
-# Event ids remembered per employee to drop redelivered events: producers retry,
-# and a replayed batch must not count twice in a rolling window.
-RECENT_IDS = 64
-_FP = 8  # bytes per remembered id
 NORMAL, SUSPICIOUS, DUPLICATE = "normal", "suspicious", "duplicate"
-
-
-def fingerprint(event_id: str) -> bytes:
-    """Eight stable bytes per event id (Python's hash() changes between processes)."""
-    b = event_id.encode()
-    return ((zlib.crc32(b) << 32) | zlib.adler32(b)).to_bytes(_FP, "little")
-
-
-def _holds(ring: bytearray, fp: bytes) -> bool:
-    i = ring.find(fp)
-    while i != -1:
-        if i % _FP == 0:
-            return True
-        i = ring.find(fp, i + 1)
-    return False
-
-
-@dataclass(slots=True)
-class Refusal:
-    event_id: str
-    obs: Observation
-    cold_start: bool
-    codes: tuple[str, ...]
-    peer_group: str | None
-
-
-@dataclass(slots=True)
-class EmployeeState:
-    """What a checkpoint holds for one employee."""
-
-    baseline: EmployeeBaseline
-    refused: list[Refusal]
-    suppressed: dict[str, float]
-    recent: bytes = b""
-
-
-def _for_state(obs: Observation) -> Observation:
-    """Learning later needs counts, not customer ids or the directory record."""
-    ev = obs.ev
-    if ev.customer_ids:
-        ev = dataclasses.replace(ev, customer_ids=())
-    return dataclasses.replace(obs, ev=ev, rec=None)
-
-
-@dataclass(slots=True)
-class Counters:
-    events: int = 0
-    alerts: dict[str, int] = field(default_factory=dict)
-    freezes: int = 0
-    releases: int = 0
-    unknown_employees: int = 0
-    # How many events got each score, 0 to 100.
-    scores: list[int] = field(default_factory=lambda: [0] * 101)
-    # (action, outcome) -> events.  Outcomes: normal (scored below the alert
-    # threshold, learned), suspicious (at or above it, kept out of the baseline),
-    # duplicate (an event id seen lately for the same employee; skipped).
-    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class Engine:
@@ -166,12 +113,12 @@ class Engine:
         ring = self.recent.get(ev.employee_id)
         if ring is None:
             ring = self.recent[ev.employee_id] = bytearray()
-        elif _holds(ring, fp):
+        elif holds(ring, fp):
             key = (ev.action, DUPLICATE)
             self.counters.outcomes[key] = self.counters.outcomes.get(key, 0) + 1
             return []
-        if len(ring) >= RECENT_IDS * _FP:
-            del ring[:_FP]
+        if len(ring) >= RECENT_IDS * FP_BYTES:
+            del ring[:FP_BYTES]
         ring += fp
         out: list[Action] = []
         if ev.ts > self.watermark:
@@ -209,7 +156,7 @@ class Engine:
             scorer.note_elevated(obs, peer)
             kept = self.refused.setdefault(ev.employee_id, deque(maxlen=REFUSED_KEPT))
             kept.append(Refusal(
-                ev.event_id, _for_state(obs), assessment.cold_start,
+                ev.event_id, for_state(obs), assessment.cold_start,
                 tuple(r.code for r in assessment.reasons if r.points > 0),
                 None if rec is None else rec.peer_group,
             ))

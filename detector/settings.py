@@ -138,19 +138,16 @@ class ScoringSettings:
     surge_min_others: int = 3
     surge_min_share: float = 0.25
     surge_factor: float = 0.3
-    # Peer-group and population baselines shared by every task through the
-    # peer table (models.peer_table) instead of learned per partition:
-    # decisions then do not depend on the partition count.
+    # Peer-group and population baselines shared by every task (models.peer_table),
+    # not learned per partition: decisions then do not depend on the partition count.
     shared_peers: bool = False
     # Most observations one member adds to their group per quantity and day.
     peer_member_cap: float = 3.0
     # What a day's contributions still weigh a day later (about two weeks' memory).
     peer_day_decay: float = 0.93
-    # The service: a caught-up task whose partition has had no input for this
-    # long closes every hour another partition has closed, so an idle partition
-    # holds the others' next hour back by at most this; events it gets later for
-    # a closed hour are late (judged with a view that may differ from replay's,
-    # and counted).
+    # An idle caught-up partition closes every hour another has closed after this
+    # long, so it holds the others back at most this; its events for a closed
+    # hour are late (judged with a view that may differ from replay's; counted).
     peer_close_grace_s: float = 30.0
     # Events a task holds in memory while it waits for the other partitions to
     # close a day; beyond this it stops taking them and reads them again later.
@@ -300,19 +297,17 @@ class Settings:
             )
         if not d.alert <= d.freeze <= 100:
             raise SettingsError("decisions.freeze: must lie between decisions.alert and 100")
-        if d.freeze_ttl_seconds <= 0:
-            raise SettingsError("decisions.freeze_ttl_seconds: must be > 0")
-        if self.service.audit_head_every_s <= 0:
-            raise SettingsError("service.audit_head_every_s: must be > 0")
-        if self.service.bundle_check_s <= 0:
-            raise SettingsError("service.bundle_check_s: must be > 0")
-        if self.input.max_future_seconds < 0:
-            raise SettingsError("input.max_future_seconds: must be >= 0")
         k, t, v = self.kafka, self.topics, self.service
-        if self.scoring.peer_close_grace_s <= 0:
-            raise SettingsError("scoring.peer_close_grace_s: must be > 0")
-        if self.scoring.peer_hold_max < 1:
-            raise SettingsError("scoring.peer_hold_max: must be >= 1")
+        for name, value, least, strict in (
+            ("decisions.freeze_ttl_seconds", d.freeze_ttl_seconds, 0, True),
+            ("service.audit_head_every_s", v.audit_head_every_s, 0, True),
+            ("service.bundle_check_s", v.bundle_check_s, 0, True),
+            ("input.max_future_seconds", self.input.max_future_seconds, 0, False),
+            ("scoring.peer_close_grace_s", self.scoring.peer_close_grace_s, 0, True),
+            ("scoring.peer_hold_max", self.scoring.peer_hold_max, 1, False),
+        ):
+            if value < least or (strict and value == least):
+                raise SettingsError(f"{name}: must be {'>' if strict else '>='} {least}")
         _one_of("kafka.security_protocol", k.security_protocol, SECURITY_PROTOCOLS)
         _one_of("kafka.sasl_mechanism", k.sasl_mechanism, SASL_MECHANISMS)
         _one_of("service.delivery", v.delivery, DELIVERY_MODES)

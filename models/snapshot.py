@@ -30,7 +30,7 @@ _TAG = 32
 
 # Only modules that hold learned state; never one whose classes touch files or sockets.
 _MODULES = frozenset({
-    "models.baseline", "models.breadth", "models.pace", "models.stats", "detector.engine",
+    "models.baseline", "models.breadth", "models.pace", "models.stats", "detector.engine_state",
     "detector.scoring.observation", "detector.decisions", "detector.wire.events",
     "detector.wire.employees",
     "detector.wire.actions",
@@ -41,6 +41,7 @@ _MOVED = {
     "detector.events": "detector.wire.events",
     "detector.actions": "detector.wire.actions",
     "detector.directory": "detector.wire.employees",
+    "detector.engine": "detector.engine_state",
 }
 _STDLIB = {
     ("builtins", "set"),

@@ -19,7 +19,8 @@ from consumers import logs
 from consumers.broker import EmbeddedBroker
 from consumers.metrics import ServiceCollector
 from consumers.records import DLQ_CODE
-from detector.engine import RECENT_IDS, Engine
+from detector.engine import Engine
+from detector.engine_state import RECENT_IDS
 from detector.settings import Settings
 from detector.wire.events import parse_event
 from models.snapshot import dump, load
