@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
-from kafka import KafkaConsumer, TopicPartition
-
-from consumers.kafka_options import consumer_options
+from consumers.global_table import GlobalTableFeed
 from detector.directory import Directory
 from detector.errors import InvalidRecord
 from detector.settings import Settings
@@ -19,33 +16,12 @@ log = logging.getLogger("insider.directory")
 OnReject = Callable[[InvalidRecord, str, int, int, bytes | None, bytes | None], None]
 
 
-class DirectoryFeed:
+class DirectoryFeed(GlobalTableFeed):
     def __init__(self, settings: Settings, directory: Directory, on_reject: OnReject) -> None:
-        self.settings = settings
+        super().__init__(settings, settings.topics.directory, "directory topic")
         self.directory = directory
         self.on_reject = on_reject
-        self.records = 0
         self.rejects = 0
-        self.consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
-        topic = settings.topics.directory
-        parts = self.consumer.partitions_for_topic(topic) or set()
-        self.tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        self.consumer.assign(self.tps)
-        self.consumer.seek_to_beginning(*self.tps)
-
-    def catch_up(self, timeout: float, quiet_ms: int = 300) -> int:
-        """Read to the end before scoring starts; returns the records applied."""
-        end = self.consumer.end_offsets(self.tps)
-        deadline = time.monotonic() + timeout
-        while True:
-            n = self.poll(quiet_ms)
-            if n == 0 and all(self.consumer.position(tp) >= end[tp] for tp in self.tps):
-                return self.records
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"directory topic {self.settings.topics.directory} not read to its end "
-                    f"within {timeout:.0f}s (service.directory_load_timeout_s)"
-                )
 
     def poll(self, timeout_ms: int = 0) -> int:
         batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=5000)

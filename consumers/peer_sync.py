@@ -26,6 +26,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from consumers.global_table import GlobalTableFeed
 from consumers.kafka_options import consumer_options
 from consumers.records import STATE_AT, OutRecord, parse_state_at, state_at
 from consumers.task import Task
@@ -52,7 +53,7 @@ def _closed_of(value: bytes) -> int:
     return int(orjson.loads(value)["closed_hour"])
 
 
-class PeerFeed:
+class PeerFeed(GlobalTableFeed):
     """The peer-stats topic, read in full by every process into its peer table.
 
     Contributions of partitions this process owns are not applied: their owner
@@ -62,31 +63,11 @@ class PeerFeed:
 
     def __init__(self, settings: Settings, table: PeerTable, partitions: int,
                  owned: Callable[[int], bool]) -> None:
-        self.settings = settings
+        super().__init__(settings, settings.topics.peer_stats, "peer-stats topic")
         self.table = table
         self.partitions = partitions
         self.owned = owned
         self.closed: dict[int, int] = {}
-        self.records = 0
-        self.consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
-        topic = settings.topics.peer_stats
-        parts = self.consumer.partitions_for_topic(topic) or set()
-        self.tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        self.consumer.assign(self.tps)
-        self.consumer.seek_to_beginning(*self.tps)
-
-    def catch_up(self, timeout: float, quiet_ms: int = 300) -> int:
-        """Read to the end before scoring starts (the table rebuilt); the records read."""
-        end = self.consumer.end_offsets(self.tps)
-        deadline = time.monotonic() + timeout
-        while True:
-            n = self.poll(quiet_ms)
-            if n == 0 and all(self.consumer.position(tp) >= end[tp] for tp in self.tps):
-                return self.records
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"peer-stats topic {self.settings.topics.peer_stats} not read to its end "
-                    f"within {timeout:.0f}s (service.directory_load_timeout_s)")
 
     def poll(self, timeout_ms: int = 0) -> int:
         batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=5000)
