@@ -1,6 +1,7 @@
 """A small world for the report's tests: four weeks of a sales team, then four cases
 (an off-hours bulk export, an out-of-territory export, an export that lists its
-customers and is released by an analyst, a leaver under notice), run through the
+customers and is released by an analyst, a leaver under notice, a leaver whose
+last day ends and whose data access is locked), run through the
 real engine with an analyst's commands, written as the files a report reads,
 with a keyed audit trail per partition and its published heads."""
 
@@ -51,6 +52,12 @@ def build_world() -> World:
                    notice_date=(START + timedelta(days=20)).date().isoformat(),
                    last_day=(START + timedelta(days=50)).date().isoformat()))
     w.workdays(leaver, 0, 35)
+    gone = "E201"  # leaves quietly: locked when the last day ends, never used after it
+    w.add(employee(gone))
+    w.add(employee(gone, updated=START + timedelta(days=10), status="notice",
+                   notice_date=(START + timedelta(days=10)).date().isoformat(),
+                   last_day=(START + timedelta(days=24)).date().isoformat()))
+    w.workdays(gone, 0, 25)
     for day in (28, 29, 30, 31, 32):
         w.event(leaver, at(day, 16, 30), "export", 260 + 40 * day % 7, {"DE-North": 260})
     w.event(ids[0], at(30, 2, 14), "export", 4812,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from detector.report.inputs import ActionDoc, Inputs, action_time
-from detector.wire.actions import ALERT, FREEZE, RELEASE, SEVERITIES
+from detector.wire.actions import ALERT, FREEZE, LOCK_SCOPE, RELEASE, SEVERITIES
 
 RELEASE_REASONS = ("ttl_expired", "analyst", "false_positive")
 NOTICE = "notice"
@@ -33,6 +33,8 @@ class Figures:
     incidents: int
     employees_alerted: int
     freezes: int
+    offboarding_locks: int
+    locks_lifted: int
     releases_by_reason: dict[str, int]
     false_positive_feedback: int | None
     median_minutes_to_release: float | None
@@ -92,8 +94,13 @@ def compute(inputs: Inputs, false_positive_feedback: int | None = None) -> Figur
     period, actions = inputs.period, inputs.actions
     days = [d.isoformat() for d in period.days]
     alerts = [a for a in actions if a["type"] == ALERT]
-    freezes = [a for a in actions if a["type"] == FREEZE]
-    releases = [a for a in actions if a["type"] == RELEASE]
+    # An offboarding lock (scope data_access) is a freeze of another kind: it follows
+    # from the directory, not from a finding, so it is counted apart from the
+    # data-out freezes and its lifting apart from their releases.
+    locks = [a for a in actions if a["type"] == FREEZE and a.get("scope") == LOCK_SCOPE]
+    freezes = [a for a in actions if a["type"] == FREEZE and a.get("scope") != LOCK_SCOPE]
+    lifted = [a for a in actions if a["type"] == RELEASE and a.get("scope") == LOCK_SCOPE]
+    releases = [a for a in actions if a["type"] == RELEASE and a.get("scope") != LOCK_SCOPE]
     by_severity = Counter(a["severity"] for a in alerts)
     release_reasons = Counter(str(a.get("release_reason") or "other") for a in releases)
     minutes = release_minutes(actions)
@@ -114,6 +121,8 @@ def compute(inputs: Inputs, false_positive_feedback: int | None = None) -> Figur
         incidents=len({a["incident_id"] for a in actions}),
         employees_alerted=len({a["employee_id"] for a in alerts}),
         freezes=len(freezes),
+        offboarding_locks=len(locks),
+        locks_lifted=len(lifted),
         releases_by_reason={r: release_reasons.get(r, 0) for r in RELEASE_REASONS}
         | {r: n for r, n in release_reasons.items() if r not in RELEASE_REASONS},
         false_positive_feedback=false_positive_feedback,

@@ -79,6 +79,8 @@ def _numbers(f: Figures) -> str:
         ("incidents", "incidents", _num(f.incidents)),
         ("employees-alerted", "employees alerted", _num(f.employees_alerted)),
         ("freezes", "freezes of data-out rights", _num(f.freezes)),
+        ("offboarding-locks", "offboarding locks of data access", _num(f.offboarding_locks)),
+        ("locks-lifted", "offboarding locks lifted", _num(f.locks_lifted)),
         ("releases-ttl", "releases when the freeze expired", _num(rel.get("ttl_expired", 0))),
         ("releases-analyst", "releases by an analyst", _num(rel.get("analyst", 0))),
         ("releases-false-positive", "releases on false-positive feedback",

@@ -41,12 +41,16 @@ def test_every_figure_recounts_from_the_files(world: ReportWorld, tmp_path: Path
     page = Page(out.read_text())
     actions = lines(world.actions)
     kinds = Counter(str(a["type"]) for a in actions)
+    locks = [a for a in actions if a["type"] == "freeze" and a.get("scope") == "data_access"]
+    assert len(locks) == 1 and locks[0]["employee_id"] == "E201"
     severities = Counter(str(a["severity"]) for a in actions if a["type"] == "alert")
     releases = Counter(str(a["release_reason"]) for a in actions if a["type"] == "release")
     assert number(page.figures["alerts"]) == kinds["alert"] > 0
     for sev in ("low", "medium", "high", "critical"):
         assert number(page.figures[f"alerts-{sev}"]) == severities[sev]
-    assert number(page.figures["freezes"]) == kinds["freeze"]
+    assert number(page.figures["freezes"]) == kinds["freeze"] - 1
+    assert number(page.figures["offboarding-locks"]) == 1
+    assert number(page.figures["locks-lifted"]) == 0
     assert number(page.figures["releases-ttl"]) == releases["ttl_expired"] == 1
     assert number(page.figures["releases-analyst"]) == releases["analyst"] == 1
     assert number(page.figures["releases-false-positive"]) == releases["false_positive"] == 1
@@ -79,7 +83,8 @@ def test_the_period_filters_what_is_counted(world: ReportWorld, tmp_path: Path) 
     page = Page(out.read_text())
     assert page.figures["period"].startswith(f"{day} to {day}")
     assert number(page.figures["alerts"]) == sum(1 for a in on_day if a["type"] == "alert")
-    assert number(page.figures["freezes"]) == sum(1 for a in on_day if a["type"] == "freeze")
+    assert number(page.figures["freezes"]) == sum(
+        1 for a in on_day if a["type"] == "freeze" and a.get("scope") != "data_access")
 
 
 def test_a_bad_action_line_is_named(world: ReportWorld, tmp_path: Path,

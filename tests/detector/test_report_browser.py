@@ -69,11 +69,14 @@ def test_the_report_renders_with_the_actions_counts(chromium: str, world: Report
                   for e in lines(world.events))
     assert f"Period: {days[0].isoformat()} to {days[-1].isoformat()} (UTC)" in page.text
     actions = lines(world.actions)
+    locks = sum(1 for a in actions if a["type"] == "freeze" and a.get("scope") == "data_access")
     kinds = Counter(str(a["type"]) for a in actions)
-    releases = Counter(str(a["release_reason"]) for a in actions if a["type"] == "release")
+    releases = Counter(str(a["release_reason"]) for a in actions
+                       if a["type"] == "release" and a.get("scope") != "data_access")
     assert f"{kinds['alert']} alerts" in page.text
     assert number(page.figures["alerts"]) == kinds["alert"]
-    assert number(page.figures["freezes"]) == kinds["freeze"]
+    assert number(page.figures["freezes"]) == kinds["freeze"] - locks
+    assert number(page.figures["offboarding-locks"]) == locks > 0
     assert number(page.figures["releases-ttl"]) == releases["ttl_expired"]
     assert number(page.figures["releases-analyst"]) == releases["analyst"]
     assert number(page.figures["releases-false-positive"]) == releases["false_positive"]
