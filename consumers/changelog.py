@@ -14,13 +14,13 @@ done again.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from consumers.catch_up import read_to_end
 from consumers.kafka_options import consumer_options
 from consumers.records import (
     SHARED_KEY,
@@ -68,11 +68,12 @@ def restore(
     partitions: Iterable[int],
     committed: dict[int, tuple[int, int]],
     key: bytes | None,
+    stall_s: float,
     quiet_ms: int = 300,
-    timeout: float = 300.0,
 ) -> dict[int, Restored]:
     """Read the changelog partitions to their end; keep the entries the committed
-    positions cover, and decode only those."""
+    positions cover, and decode only those.  However long the log, the read fails
+    only when it stops moving for ``stall_s``."""
     topic = settings.topics.changelog
     parts = sorted(partitions)
     latest: dict[int, dict[bytes, bytes]] = {p: {} for p in parts}
@@ -84,19 +85,17 @@ def restore(
         tps = [TopicPartition(topic, p) for p in parts]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        deadline = time.monotonic() + timeout
-        # Read until every partition has reached the end offset asked for at the
-        # start, and then until a poll brings nothing (some brokers answer the
-        # end-offset request with less than the true end).
-        while time.monotonic() < deadline:
-            batch = consumer.poll(timeout_ms=quiet_ms, max_records=5000)
+
+        def keep_covered(quiet: int) -> int:
+            batch = consumer.poll(timeout_ms=quiet, max_records=5000)
+            n = 0
             for tp, msgs in batch.items():
                 keep = latest[tp.partition]
                 ce, cc = committed.get(tp.partition, (0, 0))
                 res = result[tp.partition]
+                n += len(msgs)
+                res.entries_read += len(msgs)
                 for m in msgs:
-                    res.entries_read += 1
                     at = None
                     for hk, hv in m.headers or ():
                         if hk == STATE_AT:
@@ -104,10 +103,9 @@ def restore(
                     if at is None or m.key is None or at[0] > ce or at[1] > cc:
                         continue
                     keep[m.key] = m.value
-            if not batch and all(consumer.position(tp) >= end[tp] for tp in tps):
-                break
-        else:
-            raise TimeoutError(f"changelog {topic} not read to its end within {timeout:.0f}s")
+            return n
+
+        read_to_end(consumer, tps, keep_covered, stall_s, "service.restore_stall_s", quiet_ms)
     finally:
         consumer.close()
     for p in parts:

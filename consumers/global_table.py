@@ -6,10 +6,9 @@ supplies ``poll`` (what a record does to its table) and gets the rest.
 
 from __future__ import annotations
 
-import time
-
 from kafka import KafkaConsumer, TopicPartition
 
+from consumers.catch_up import read_to_end
 from consumers.kafka_options import consumer_options
 from detector.settings import Settings
 
@@ -31,15 +30,9 @@ class GlobalTableFeed:
         """Apply what one poll returns; the records it returned."""
         raise NotImplementedError
 
-    def catch_up(self, timeout: float, quiet_ms: int = 300) -> int:
-        """Read to the end before scoring starts; the records read so far."""
-        end = self.consumer.end_offsets(self.tps)
-        deadline = time.monotonic() + timeout
-        while True:
-            n = self.poll(quiet_ms)
-            if n == 0 and all(self.consumer.position(tp) >= end[tp] for tp in self.tps):
-                return self.records
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{self._what} {self.tps[0].topic if self.tps else ''} not read to its "
-                    f"end within {timeout:.0f}s (service.directory_load_timeout_s)")
+    def catch_up(self, stall_s: float, quiet_ms: int = 300) -> int:
+        """Read to the end before scoring starts; the records read so far.  Fails only
+        when the read stops moving for ``stall_s`` (consumers/catch_up.py)."""
+        read_to_end(self.consumer, self.tps, self.poll, stall_s,
+                    "service.directory_load_timeout_s", quiet_ms)
+        return self.records

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from consumers.catch_up import read_to_end
 from consumers.global_table import GlobalTableFeed
 from consumers.kafka_options import consumer_options
 from consumers.records import STATE_AT, OutRecord, parse_state_at, state_at
@@ -95,8 +95,7 @@ class PeerFeed(GlobalTableFeed):
 
 
 def restore_partition(settings: Settings, table: PeerTable, partition: int,
-                      committed: tuple[int, int], partitions: int,
-                      timeout: float = 300.0) -> int:
+                      committed: tuple[int, int], partitions: int) -> int:
     """A task's open: its partition's contributions of the days it has not closed
     are put back in the table as of the committed positions (per key, the last
     record not beyond them, as the changelog's restore does), replacing what the
@@ -108,20 +107,19 @@ def restore_partition(settings: Settings, table: PeerTable, partition: int,
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batch = consumer.poll(timeout_ms=300, max_records=5000)
-            for m in batch.get(tp, ()):
+
+        def keep_covered(quiet: int) -> int:
+            msgs = consumer.poll(timeout_ms=quiet, max_records=5000).get(tp, [])
+            for m in msgs:
                 at = next((parse_state_at(v) for k, v in m.headers or () if k == STATE_AT), None)
                 if (at is None or m.key is None or m.value is None
                         or at[0] > committed[0] or at[1] > committed[1]):
                     continue
                 latest[m.key] = m.value
-            if not batch and consumer.position(tp) >= end:
-                break
-        else:
-            raise TimeoutError(f"peer-stats {topic} not read to its end within {timeout:.0f}s")
+            return len(msgs)
+
+        read_to_end(consumer, [tp], keep_covered, settings.service.restore_stall_s,
+                    "service.restore_stall_s")
     finally:
         consumer.close()
     closed = _closed_of(latest.pop(CLOSED_KEY)) if CLOSED_KEY in latest else NEVER

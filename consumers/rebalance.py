@@ -198,7 +198,7 @@ class Assignments:
             e = consumer.committed(TopicPartition(s.topics.events, p))
             c = consumer.committed(TopicPartition(s.topics.commands, p))
             committed[p] = (e or 0, c or 0)
-        restored = restore(s, parts, committed, self.state_key)
+        restored = restore(s, parts, committed, self.state_key, s.service.restore_stall_s)
         for p in parts:
             engine = Engine(s, self.directory, owns=owner(p, self.partitions),
                             peer_table=self.peer_table)

@@ -253,8 +253,12 @@ class ServiceSettings:
     # A partition with no events for this long (wall clock) moves its event time
     # on at the wall clock's pace, so that its freezes still expire.
     idle_expiry_after_s: float = 60.0
-    # Reading the directory to its end before scoring may take at most this long.
+    # Reading the directory (and the peer table) to its end before scoring fails
+    # when nothing arrives for this long; a long read that keeps moving goes on.
     directory_load_timeout_s: float = 120.0
+    # Restoring a partition's state (changelog, peer stats) fails when nothing
+    # arrives for this long; the topic's length alone never fails a restore.
+    restore_stall_s: float = 120.0
     metrics_port: int = 9464
     # /healthz fails when the consume loop has not turned for this long, or an
     # assigned input partition with input waiting has not moved for as long.
@@ -302,6 +306,8 @@ class Settings:
             ("decisions.freeze_ttl_seconds", d.freeze_ttl_seconds, 0, True),
             ("service.audit_head_every_s", v.audit_head_every_s, 0, True),
             ("service.bundle_check_s", v.bundle_check_s, 0, True),
+            ("service.directory_load_timeout_s", v.directory_load_timeout_s, 0, True),
+            ("service.restore_stall_s", v.restore_stall_s, 0, True),
             ("input.max_future_seconds", self.input.max_future_seconds, 0, False),
             ("scoring.peer_close_grace_s", self.scoring.peer_close_grace_s, 0, True),
             ("scoring.peer_hold_max", self.scoring.peer_hold_max, 1, False),

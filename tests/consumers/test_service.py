@@ -324,7 +324,7 @@ def _state_events(s: Settings, partitions: int, broker: EmbeddedBroker) -> int:
     ev = committed_offsets(broker.bootstrap, s.kafka.group_id, s.topics.events)
     cm = committed_offsets(broker.bootstrap, s.kafka.group_id, s.topics.commands)
     committed = {p: (ev.get(p, 0), cm.get(p, 0)) for p in range(partitions)}
-    restored = restore(s, range(partitions), committed, None)
+    restored = restore(s, range(partitions), committed, None, s.service.restore_stall_s)
     return sum(r.shared["counters"].events for r in restored.values() if r.shared)
 
 
