@@ -132,7 +132,11 @@ def test_profile_section_ranks_functions_and_splits_the_event(
     for r in own[1:]:
         calls, own_s, cum_s, share = (_number(c) for c in r[2:6])
         assert calls > 0 and own_s > 0 and cum_s >= own_s and share > 0
-    assert any("parse_event" in r[0] and r[1].startswith("detector/wire/events.py:") for r in own)
+    # parse_event's own work is mostly in C now (msgspec) and in its helper: it ranks by
+    # cumulative time, with its file and line.
+    cumulative = _rows(section.split("### Top", 2)[2])
+    assert any("parse_event" in r[0] and r[1].startswith("detector/wire/events.py:")
+               for r in cumulative)
     stages = {r[0]: _number(r[2]) for r in _rows(section.split("### Cost per event", 1)[1])[1:]}
     for stage in ("parsing", "scoring (measure + score)", "learning", "total"):
         assert stages[stage] > 0, stage
