@@ -31,6 +31,8 @@ from benchmarks.partitions import render_partitions
 from benchmarks.partitions import run as partitions_run
 from benchmarks.profile import profile, render_profile
 from benchmarks.scaling import render_scaling, scaling
+from benchmarks.speed import floors as speed_floors
+from benchmarks.speed import keep_notes, render_speed, speed
 from benchmarks.stream import stream
 from detector.analysis.evaluation import GRACE_SECONDS, evaluate
 from detector.wire.events import DATA_OUT_ACTIONS
@@ -156,22 +158,6 @@ def data_out_times(path: Path, truth: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def speed(quick: bool) -> dict[str, Any]:
-    path = world(60, 14, SEEDS[0]) if quick else world(400, 42, SEEDS[0])
-    events = path / "events.jsonl"
-    t0 = time.perf_counter()
-    n = 0
-    for _, raw in iter_lines(str(events)):
-        orjson.loads(raw)
-        n += 1
-    parse_rate = n / (time.perf_counter() - t0)
-    best = 0.0
-    for _ in range(1 if quick else 3):
-        summary, _, _ = run_replay(path)
-        best = max(best, summary.events_per_second)
-    return {"events": n, "parse_only": parse_rate, "replay": best}
-
-
 STATE_REPLAYED = (1_000, 10_000, 100_000)
 # (employees held, world whose learned employees are cloned to reach it)
 STATE_FILLED = (1_000_000, 10_000)
@@ -285,14 +271,7 @@ def render(results: dict[str, Any], timings: dict[str, float] | None = None,
             lines += render_comparison(det)
     sp = results.get("speed")
     if sp:
-        lines += [
-            "## Replay speed (one core)", "",
-            "| measure | events/s | floor | met |", "|---|---|---|---|",
-            f"| read + orjson parse only (ceiling) | {sp['parse_only']:,.0f} | – | – |",
-            f"| full replay (parse, validate, score, decide, learn) | {sp['replay']:,.0f} | "
-            f">= 50,000 | {_yes(sp['replay'] >= 50_000)} |", "",
-            f"Over {sp['events']:,} events; best of the runs.", "",
-        ]
+        lines += render_speed(sp)
     sections: tuple[tuple[str, Callable[[dict[str, Any]], list[str]]], ...] = (
         ("state", render_state), ("stream", render_stream), ("scaling", render_scaling),
         ("profile", render_profile), ("partitions", render_partitions))
@@ -338,6 +317,7 @@ def _floors(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     if sp:
         out.append(("replay >= 50,000 events/s", f"{sp['replay']:,.0f} events/s",
                     sp["replay"] >= 50_000))
+        out += speed_floors(sp)
     st = results.get("state")
     if st:
         sizes = [r for r in st["rows"] if not r.get("skipped")]
@@ -594,12 +574,16 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     timings: dict[str, float] = {}
     for name in todo:
+        if name in results:  # the stream run, done by the speed report already
+            continue
         print(f"{name} ...", file=sys.stderr)
         t0 = time.perf_counter()
         results[name] = RUNS[name](args.quick)
         timings[name] = time.perf_counter() - t0
+        if name == "speed":  # its service figures are the stream section's
+            results["stream"] = results[name]["stream"]
     command = args.what + (" --quick" if args.quick else "")
-    text = render(results, timings, command)
+    text = keep_notes(render(results, timings, command), args.out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     det = results.get("detection")
     if det:  # beside the markdown, which links it as img/<name>

@@ -48,11 +48,15 @@ PARTITIONS = 3
 RATE = 2000.0
 
 
-def stream(quick: bool) -> dict[str, Any]:
+def stream_input(quick: bool) -> tuple[int, int, Path, int]:
+    """(employees, days, world, events read): the input, shared with the speed report."""
     employees, days = (60, 7) if quick else (400, 42)
-    n = 5_000 if quick else 300_000
+    return employees, days, world(employees, days, SEED), 5_000 if quick else 300_000
+
+
+def stream(quick: bool) -> dict[str, Any]:
+    employees, days, path, n = stream_input(quick)
     seconds = 2.0 if quick else 20.0
-    path = world(employees, days, SEED)
     events = keyed_events(path / "events.jsonl", n)
     templates = _templates(path / "events.jsonl", n, int(RATE * seconds))
     directory = [(employee_key(line), line) for line in read_lines(path / "employees.jsonl")]

@@ -2,78 +2,55 @@
 
 See ``shared/contract/access-event.schema.json`` for the wire contract.
 :func:`parse_event` is the only way in: it checks a document against that
-schema field by field and raises :class:`InvalidRecord` for anything else, so
-a bad record can become a reject or dead letter instead of a crash.  It runs
-once per event, which is why the happy path avoids exceptions, regexes and
-copies.
+schema and raises :class:`InvalidRecord` for anything else, so a bad record
+can become a reject or dead letter instead of a crash.  It runs once per
+event: a plain valid document is decoded and checked in C by the msgspec
+Structs of ``event_struct``; every other document goes through the checks
+field by field below, which alone word the errors, and whose own happy path
+avoids exceptions, regexes and copies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from msgspec import UNSET
 
 from detector.errors import InvalidRecord
-from detector.wire.jsontext import MAX_DEPTH, _decode_error, _deeper_than, load_object
+from detector.wire.event_fields import (
+    _CHANNEL_SET,
+    _EVENT_KEYS,
+    _GEO_KEYS,
+    _TIER_SET,
+    ACTION_ORDER,
+    ACTIONS,
+    CHANNELS,
+    DATA_OUT_ACTIONS,
+    ID_MAX_LENGTH,
+    MAX_COUNT,
+    TIERS,
+    _count,
+    _counts,
+    _customer_error,
+    _customer_extra,
+    _enum,
+    _extra,
+    _not_string,
+    _number,
+    _required,
+)
+from detector.wire.event_struct import EventDoc, NotPlain, decode_event
+from detector.wire.jsontext import _decode_error, load_object
 from detector.wire.times import _HOUR_BASE, _MIN_SEC, _OFFSETS, parse_timestamp
 
+__all__ = [
+    "ACTIONS", "ACTION_ORDER", "CHANNELS", "DATA_OUT_ACTIONS", "ID_MAX_LENGTH", "MAX_COUNT",
+    "TIERS", "Event", "parse_event", "parse_timestamp",
+]
+
 _loads = orjson.loads
-
-ACTIONS = frozenset(
-    {
-        "login", "logout", "view", "search", "report_run", "export", "download",
-        "print", "bulk_api", "create", "update", "delete", "share",
-    }
-)
-# Actions that move customer data out of the CRM.
-DATA_OUT_ACTIONS = frozenset({"export", "download", "print", "bulk_api"})
-TIERS = ("high", "medium", "low")
-CHANNELS = ("web", "mobile", "api", "integration")
-# The schema's order, for readable error messages.
-ACTION_ORDER = (
-    "login", "logout", "view", "search", "report_run", "export", "download",
-    "print", "bulk_api", "create", "update", "delete", "share",
-)
-
-# A schema integer may be arbitrarily large; scores only need to know "huge".
-MAX_COUNT = 10**9
-ID_MAX_LENGTH = 128
-
-_TIER_SET = frozenset(TIERS)
-_CHANNEL_SET = frozenset(CHANNELS)
-_EVENT_KEYS = frozenset(
-    {
-        "event_id", "timestamp", "employee_id", "action", "object_type", "record_count",
-        "customers", "territories", "tiers", "source_ip", "device_id", "geo", "session_id",
-        "channel", "bytes",
-    }
-)
-_GEO_KEYS = frozenset({"country", "city", "lat", "lon"})
-_CUSTOMER_KEYS = frozenset({"id", "territory", "tier"})
-# What each optional field must be, for the message when it is sent as null.
-_EXPECTED = {
-    "object_type": "a string",
-    "record_count": "an integer >= 0",
-    "customers": "an array",
-    "territories": "an object",
-    "tiers": "an object",
-    "source_ip": "a string",
-    "device_id": "a string",
-    "geo": "an object",
-    "session_id": "a string",
-    "channel": "one of " + ", ".join(CHANNELS),
-    "bytes": "an integer >= 0",
-    "country": "a string",
-    "city": "a string",
-    "lat": "a number between -90 and 90",
-    "lon": "a number between -180 and 180",
-    "id": "a string",
-    "territory": "a string",
-    "tier": "one of " + ", ".join(TIERS),
-}
 
 
 @dataclass(slots=True)
@@ -109,109 +86,6 @@ class Event:
 
 
 # --------------------------------------------------------------------------
-# field checks (only reached on the unhappy or unusual path)
-
-
-def _required(doc: dict[str, Any], name: str, problem: str) -> InvalidRecord:
-    if name not in doc:
-        return InvalidRecord(name, "missing required field", "missing_field")
-    if not isinstance(doc[name], str):
-        return InvalidRecord(name, "must be a string", "wrong_type")
-    return InvalidRecord(name, problem, "bad_length")
-
-
-def _count(name: str, value: Any) -> int:
-    """A schema ``integer >= 0`` that is not a plain in-range int: convert, clamp or reject."""
-    problem = "must be an integer >= 0"
-    if isinstance(value, bool):
-        raise InvalidRecord(name, problem + ", not a boolean", "wrong_type")
-    if isinstance(value, int):
-        if value < 0:
-            raise InvalidRecord(name, problem, "out_of_range")
-        return value if value <= MAX_COUNT else MAX_COUNT
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise InvalidRecord(name, problem, "wrong_type")
-    elif isinstance(value, Decimal):
-        if not value.is_finite() or value != value.to_integral_value():
-            raise InvalidRecord(name, problem, "wrong_type")
-    else:
-        raise InvalidRecord(name, problem, "wrong_type")
-    if value < 0:
-        raise InvalidRecord(name, problem, "out_of_range")
-    return MAX_COUNT if value > MAX_COUNT else int(value)
-
-
-def _number(name: str, value: Any, low: int, high: int) -> float:
-    problem = f"must be a number between {low} and {high}"
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        raise InvalidRecord(name, problem, "wrong_type")
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise InvalidRecord(name, problem, "out_of_range")
-    if not low <= value <= high:
-        raise InvalidRecord(name, problem, "out_of_range")
-    return float(value)
-
-
-def _enum(name: str, value: Any, allowed: tuple[str, ...]) -> InvalidRecord:
-    if not isinstance(value, str):
-        return InvalidRecord(name, "must be a string, one of " + ", ".join(allowed), "wrong_type")
-    return InvalidRecord(name, "must be one of " + ", ".join(allowed), "bad_enum")
-
-
-def _not_string(name: str) -> InvalidRecord:
-    return InvalidRecord(name, "must be a string", "wrong_type")
-
-
-def _extra(doc: dict[str, Any], known: frozenset[str], prefix: str, depth: int) -> None:
-    """Check what the counted fields did not cover: nulls in known fields, deep unknown ones.
-
-    ``depth`` is the nesting level of this object's values (the document is level 1).
-    """
-    for k, v in doc.items():
-        if k in known:
-            if v is None:
-                raise InvalidRecord(prefix + k, f"must be {_EXPECTED[k]}, not null", "wrong_type")
-        elif isinstance(v, (dict, list)) and _deeper_than(v, MAX_DEPTH - depth + 1):
-            raise InvalidRecord("$", f"is nested deeper than {MAX_DEPTH} levels", "too_deep")
-
-
-def _key_path(name: str, key: str) -> str:
-    return f"{name}.{key[:64]}…" if len(key) > 64 else f"{name}.{key}"
-
-
-def _counts(name: str, obj: dict[str, Any]) -> tuple[dict[str, int], int]:
-    """A ``{key: integer >= 0}`` object with some unusual count: checked, clamped, summed."""
-    fixed = {key: _count(_key_path(name, key), n) for key, n in obj.items()}
-    return fixed, sum(fixed.values())
-
-
-def _index(items: list[Any], item: Any) -> int:
-    for i, x in enumerate(items):
-        if x is item:
-            return i
-    return -1
-
-
-def _customer_error(customers: list[Any], item: Any) -> InvalidRecord:
-    path = f"customers[{_index(customers, item)}]"
-    if not isinstance(item, dict):
-        return InvalidRecord(path, "must be an object", "wrong_type")
-    if "id" not in item:
-        return InvalidRecord(path + ".id", "missing required field", "missing_field")
-    if not isinstance(item["id"], str):
-        return InvalidRecord(path + ".id", "must be a string", "wrong_type")
-    territory = item.get("territory")
-    if territory is not None and not isinstance(territory, str):
-        return InvalidRecord(path + ".territory", "must be a string", "wrong_type")
-    return _enum(path + ".tier", item.get("tier"), TIERS)
-
-
-def _customer_extra(customers: list[Any], item: dict[str, Any]) -> None:
-    _extra(item, _CUSTOMER_KEYS, f"customers[{_index(customers, item)}].", 4)
-
-
-# --------------------------------------------------------------------------
 # the event
 
 
@@ -221,8 +95,90 @@ def parse_event(
     """Validate one access-event document against the contract and normalise it.
 
     Raises :class:`InvalidRecord` (and nothing else) naming the first field at
-    fault; messages never include field values.
+    fault; messages never include field values.  A plain document (bytes that
+    the Structs of ``event_struct`` take as they stand) is decoded and checked
+    in C; any other goes through the checked path, which words every error.
     """
+    if type(raw) is bytes and len(raw) <= max_bytes:
+        try:
+            doc = decode_event(raw)
+        except NotPlain:
+            return _checked_event(raw, max_bytes)
+        event = _plain_event(doc)
+        if event is not None:
+            return event
+    return _checked_event(raw, max_bytes)
+
+
+def _plain_event(doc: EventDoc) -> Event | None:
+    """The event of a document the Structs took; None when its timestamp needs the
+    checked path (which then words the error)."""
+    timestamp = doc.timestamp
+    base = _HOUR_BASE.get(timestamp[:13])
+    into = _MIN_SEC.get(timestamp[13:19])
+    offset = _OFFSETS.get(timestamp[19:])
+    if base is not None and into is not None and offset is not None:
+        ts = base + (into - offset)
+    else:
+        parsed = parse_timestamp(timestamp)
+        if parsed is None:
+            return None
+        ts = parsed
+    action = doc.action
+    terr = doc.territories
+    tier_obj = doc.tiers
+    territories: dict[str, int] | None = None if terr is UNSET else terr
+    tiers: dict[str, int] | None = None if tier_obj is UNSET else cast("dict[str, int]", tier_obj)
+    customer_ids: tuple[str, ...] = ()
+    customers = doc.customers
+    if customers is not UNSET:
+        customer_ids = tuple([c.id for c in customers])
+        if terr is UNSET:
+            by_terr: dict[str, int] = {}
+            for c in customers:
+                if c.territory is not UNSET:
+                    by_terr[c.territory] = by_terr.get(c.territory, 0) + 1
+            territories = by_terr
+        if tier_obj is UNSET:
+            by_tier: dict[str, int] = {}
+            for c in customers:
+                if c.tier is not UNSET:
+                    by_tier[c.tier] = by_tier.get(c.tier, 0) + 1
+            tiers = by_tier
+    record_count = doc.record_count
+    if record_count is UNSET:
+        if terr is not UNSET:
+            record_count = min(sum(terr.values()), MAX_COUNT)
+        elif customers is not UNSET:
+            record_count = min(len(customers), MAX_COUNT)
+        else:
+            record_count = 1 if action == "view" else 0
+    geo = doc.geo
+    if geo is UNSET:
+        country = city = lat = lon = None
+    else:
+        country = None if (g_country := geo.country) is UNSET else g_country
+        city = None if (g_city := geo.city) is UNSET else g_city
+        lat = None if (g_lat := geo.lat) is UNSET else g_lat
+        lon = None if (g_lon := geo.lon) is UNSET else g_lon
+    # Inline rather than through a helper: one call per field costs more than the test.
+    object_type = None if (d_object_type := doc.object_type) is UNSET else d_object_type
+    source_ip = None if (d_source_ip := doc.source_ip) is UNSET else d_source_ip
+    device_id = None if (d_device_id := doc.device_id) is UNSET else d_device_id
+    session_id = None if (d_session_id := doc.session_id) is UNSET else d_session_id
+    channel = None if (d_channel := doc.channel) is UNSET else d_channel
+    size = None if (d_size := doc.bytes) is UNSET else d_size
+    return Event(
+        doc.event_id, ts, timestamp, doc.employee_id, action, action in DATA_OUT_ACTIONS,
+        record_count, object_type, territories or None, tiers or None, customer_ids,
+        source_ip, device_id, country, city, lat, lon, session_id, channel, size,
+    )
+
+
+def _checked_event(
+    raw: bytes | bytearray | memoryview | str | dict[str, Any], max_bytes: int
+) -> Event:
+    """The contract checked field by field in Python: the reference for every error."""
     if type(raw) is bytes and len(raw) <= max_bytes:
         try:
             d = _loads(raw)
