@@ -73,6 +73,13 @@ def detection(quick: bool) -> dict[str, Any]:
            if r.minutes_to_detect is not None]
     ttd_out = [max(0.0, r.minutes_from_first_data_out) for _, e, _ in runs for r in e.scenarios
                if r.minutes_from_first_data_out is not None]
+    # Where the minutes go: a scenario's own lead-in (a login, searches) before
+    # its first data-out action cannot be alerted on by data-out signals.
+    out_by_kind: dict[str, list[float]] = {}
+    for _, e, _ in runs:
+        for r in e.scenarios:
+            if r.minutes_from_first_data_out is not None:
+                out_by_kind.setdefault(r.kind, []).append(max(0.0, r.minutes_from_first_data_out))
     by_kind: dict[str, list[int]] = {}
     for _, e, _ in runs:
         for k, (d, t) in e.by_kind.items():
@@ -83,8 +90,10 @@ def detection(quick: bool) -> dict[str, Any]:
     for _, e, _ in runs:
         for k, emps in e.benign_alerted.items():
             benign[k] = benign.get(k, 0) + len(emps)
+    changed = [f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("INSIDER_")]
     return {
-        "world": f"{employees} employees x {days} days, seeds {', '.join(map(str, seeds))}",
+        "world": f"{employees} employees x {days} days, seeds {', '.join(map(str, seeds))}"
+                 + (f"; default settings but {', '.join(changed)}" if changed else ""),
         "scenarios": scen,
         "recall": found / max(scen, 1),
         "false_per_1000": 1000 * false_days / max(emp_days, 1),
@@ -94,6 +103,7 @@ def detection(quick: bool) -> dict[str, Any]:
         "median_ttd_min": statistics.median(ttd) if ttd else None,
         "median_ttd_data_out_min": statistics.median(ttd_out) if ttd_out else None,
         "by_kind": by_kind,
+        "ttd_data_out_by_kind": {k: statistics.median(v) for k, v in out_by_kind.items()},
         "benign_alerted": benign,
         "per_seed": [(s, e.recall, e.false_per_1000) for s, e, _ in runs],
         "methods": {name: t.summary() for name, t in tallies.items()},
@@ -256,15 +266,21 @@ def render(results: dict[str, Any], timings: dict[str, float] | None = None,
             f"{_fmt(det['median_ttd_min'])} | <= 5 | {_yes(ok_ttd)} |",
             f"| median minutes from first malicious *data-out* action to first alert | "
             f"{_fmt(det['median_ttd_data_out_min'])} | – | – |", "",
-            "| scenario | detected | median minutes to detect | rows saved |",
-            "|---|---|---|---|",
+            "| scenario | detected | median minutes to detect | from first data-out "
+            "| rows saved |",
+            "|---|---|---|---|---|",
         ]
         for kind, (d, t) in sorted(det["by_kind"].items()):
             minutes = ours.get("median_ttd_by_kind", {}).get(kind)
+            from_out = det.get("ttd_data_out_by_kind", {}).get(kind)
             kept, moved = ours.get("saved_by_kind", {}).get(kind, (0, 0))
             share = _pct(kept / moved) if moved else "– (no data out)"
-            lines.append(f"| {kind} | {d} / {t} | {_fmt(minutes)} | {share} |")
-        lines += ["", "Benign hard cases alerted: " + (
+            lines.append(f"| {kind} | {d} / {t} | {_fmt(minutes)} | {_fmt(from_out)} "
+                         f"| {share} |")
+        lines += ["", "*From first data-out* runs from the scenario's first data-out action "
+                  "instead of its first event; the difference is the lead-in (a login, "
+                  "searches, views) that no data-out signal can see.", ""]
+        lines += ["Benign hard cases alerted: " + (
             ", ".join(f"{k} {v}" for k, v in sorted(det["benign_alerted"].items())) or "none"),
             ""]
         if det.get("methods"):

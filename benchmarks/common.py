@@ -19,7 +19,7 @@ from kafka import KafkaProducer
 from detector.engine import Engine
 from detector.engine_state import EmployeeState
 from detector.replay import ReplaySummary, load_directory, replay
-from detector.settings import Settings
+from detector.settings import Settings, load_settings
 from detector.simulator import SimConfig, stream_world
 from detector.wire.jsonl import iter_lines
 
@@ -39,7 +39,9 @@ def world(employees: int, days: int, seed: int) -> Path:
 def run_replay(
     path: Path, settings: Settings | None = None
 ) -> tuple[ReplaySummary, Engine, list[dict[str, Any]]]:
-    settings = settings or Settings()
+    # INSIDER_* variables override the defaults (e.g. INSIDER_SCORING__SHARED_PEERS=true),
+    # so the same benchmark measures a setting both ways.
+    settings = settings or load_settings(None, os.environ)
     directory, _, _ = load_directory(iter_lines(str(path / "employees.jsonl")))
     lines: list[bytes] = []
     summary, engines = replay(settings, iter_lines(str(path / "events.jsonl")), directory,

@@ -51,11 +51,18 @@ class ScoringSettings:
     min_history_days: float = 3.0
     # Doublings of extra room for data-out volume at month-end closes.
     month_end_tolerance: float = 1.0
-    # Slow escalation: CUSUM of log rows over the anchor, in anchor sds.
+    # Slow escalation: CUSUM of log rows over the anchor, in anchor sds (capped at
+    # 1).  Each step must exceed half an sd: an honest export's clipped z averages
+    # about +0.1, so the sum drifts down unless sizes really rise.  For someone
+    # whose sizes spread beyond the cap the allowance grows with that spread.
     cusum_allowance: float = 0.5
     cusum_threshold: float = 3.5
     # ...built up over at least this many separate days.
     escalation_rising_days: int = 4
+    # Under notice the limit, the rising days and every rise's allowance (volume,
+    # daily volume, data-out count) are multiplied by this: a ramp from the day
+    # after notice is summed from its first days, while an honest leaver's steps
+    # (mean about +0.1 before the allowance) still drift the sums down.
     notice_cusum_factor: float = 0.6
     # The most the rise may grow in one local day.
     cusum_daily_gain: float = 1.5

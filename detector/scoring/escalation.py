@@ -27,20 +27,39 @@ def rise_step(anchor: EWStat, value: float, allowance: float, day: int) -> float
     rows, a doubling of the typical is still a rise worth summing.  The step is
     capped both ways, so one spike (the volume signal's job) cannot fill the
     sum and one tiny export cannot empty it; a month-end close is not a rise.
+    The allowance grows with a spread beyond the cap: for someone whose sizes
+    routinely vary tenfold (a mix of one-row downloads and list exports), a
+    stretch of larger ones is their mix, not a rise, and with the capped
+    spread alone it filled the sum within weeks.
     """
-    z = (math.log1p(value) - anchor.mean) / min(max(anchor.sd, LOG_SD_FLOOR), 1.0)
-    step = min(max(z, -1.0), CUSUM_STEP_CAP) - allowance
+    sd = max(anchor.sd, LOG_SD_FLOOR)
+    z = (math.log1p(value) - anchor.mean) / min(sd, 1.0)
+    step = min(max(z, -1.0), CUSUM_STEP_CAP) - allowance * max(1.0, sd)
     if step > 0 and is_month_end(day):
         return 0.0
     return step
 
 
-def day_step(s: ScoringSettings, emp: EmployeeBaseline, total: float, day: int) -> float:
+def allowance(s: ScoringSettings, rec: EmployeeRecord | None, base: float) -> float:
+    """A rise's allowance: what each step must exceed before it counts.
+
+    Under notice it shrinks by ``notice_cusum_factor``, as the bounds do: the
+    same rise then builds from the first days of a ramp instead of its fourth,
+    while an honest leaver's days, as often below their usual as above it,
+    still drift the sum down (a step's mean is about 0.1 above the anchor).
+    """
+    if rec is not None and rec.status == "notice":
+        return base * s.notice_cusum_factor
+    return base
+
+
+def day_step(s: ScoringSettings, emp: EmployeeBaseline, total: float, day: int,
+             rec: EmployeeRecord | None = None) -> float:
     """One day's step of the daily rise: its total against the anchor of days."""
     anchor = emp.anchor_of("rows_24h")
     if anchor.n < s.escalation_min_active_days:
         return 0.0
-    return rise_step(anchor, total, s.day_rise_allowance, day)
+    return rise_step(anchor, total, allowance(s, rec, s.day_rise_allowance), day)
 
 
 def bounds(s: ScoringSettings, rec: EmployeeRecord | None, limit: float | None = None,
@@ -71,7 +90,7 @@ class Escalation(BaseSignal):
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:
         if closed is not None and closed.day_total is not None:
-            emp.add_day_rise(day_step(self.s, emp, closed.day_total, closed.day))
+            emp.add_day_rise(day_step(self.s, emp, closed.day_total, closed.day, obs.rec))
 
     def assess(self, case: Case) -> None:
         obs = case.obs
@@ -86,7 +105,8 @@ class Escalation(BaseSignal):
         anchor = emp.anchor_of("rows")
         if anchor.n < s.escalation_min_exports or emp.seen_days(ev.ts) < s.escalation_min_days:
             return
-        step = rise_step(anchor, rows, s.cusum_allowance, obs.abs_hour // 24)
+        step = rise_step(anchor, rows, allowance(s, obs.rec, s.cusum_allowance),
+                         obs.abs_hour // 24)
         cusum, days_rising, last_day, last_gain = emp.rise()
         if step > 0:
             day = obs.abs_hour // 24
@@ -125,7 +145,7 @@ class Escalation(BaseSignal):
                 or emp.seen_days(obs.ev.ts) < s.escalation_min_days):
             return
         so_far, rising_days, day_rows = emp.day_rise_so_far()
-        step = day_step(s, emp, day_rows, obs.abs_hour // 24)
+        step = day_step(s, emp, day_rows, obs.abs_hour // 24, obs.rec)
         rise = max(0.0, so_far + step)
         days = rising_days + (step > 0) if rise > 0 else 0
         limit, min_days = bounds(s, obs.rec)

@@ -1,7 +1,8 @@
 """Export frequency rising over weeks at usual sizes: no export is large and no day
 is far above the band, but the number of data-out actions a day climbs steadily
 against a slow anchor of the employee's own days.  Summed per finished day like
-the daily volume rise; under notice the bounds are lower, as for escalation.
+the daily volume rise; under notice the bounds and the allowance are lower, as for
+escalation.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from detector.scoring.escalation import bounds, points
+from detector.scoring.escalation import allowance, bounds, points
 from detector.scoring.observation import Observation
 from detector.scoring.signal import DATA_OUT, BaseSignal, Case
 from detector.wire.actions import Reason
@@ -26,7 +27,8 @@ class FrequencyRise(BaseSignal):
     def observe(self, obs: Observation, emp: EmployeeBaseline, peer: PeerBaseline,
                 glob: PeerBaseline, closed: ClosedPeriods | None) -> None:
         if closed is not None and closed.day_actions is not None:
-            emp.pace.close_day(closed.day_actions, self.s.frequency_allowance)
+            emp.pace.close_day(closed.day_actions,
+                               allowance(self.s, obs.rec, self.s.frequency_allowance))
 
     def assess(self, case: Case) -> None:
         s, emp, obs = self.s, case.emp, case.obs
@@ -34,7 +36,7 @@ class FrequencyRise(BaseSignal):
             return
         pace = emp.pace
         today = float(emp.day_actions)
-        step = pace.day_step(today, s.frequency_allowance)
+        step = pace.day_step(today, allowance(s, obs.rec, s.frequency_allowance))
         if step <= 0:
             return
         rise = pace.rise + step
