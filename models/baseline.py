@@ -13,7 +13,7 @@ import math
 from array import array
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from river import stats
 
@@ -22,6 +22,9 @@ from models.pace import Pace
 from models.stats import DistinctCounter, EWStat, PacedCounter, RecentSet, WindowSum, stable_hash
 from models.views import ViewHistory
 from models.volume import PEAK_KEYS, ClosedPeriods, VolumeBaseline, all_slots
+
+if TYPE_CHECKING:
+    from models.peer_table import PeerTable
 
 # Learning rates.  Own baselines forget in about 20 observations; the anchor
 # remembers about 100 and, once settled, moves by at most ``ANCHOR_RISE`` (log
@@ -447,3 +450,7 @@ class Baselines:
     employees: dict[str, EmployeeBaseline]
     peers: dict[str, PeerBaseline]
     glob: PeerBaseline
+    # With shared peers: the one table every partition reads (``peers`` and
+    # ``glob`` are then only handles on it), and the bundle it came from.
+    table: PeerTable | None = None
+    origin: str = ""
