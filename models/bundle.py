@@ -42,7 +42,7 @@ import orjson
 from models import snapshot
 from models.baseline import Baselines, EmployeeBaseline, PeerBaseline
 from models.errors import ModelError
-from models.peer_table import PeerTable
+from models.peer_table import EVERYONE, PeerTable
 
 MAGIC = b"\x89IDBNDL\n"  # a high byte and a newline: damage by text-mode transfers shows at once
 FORMAT = 1
@@ -188,7 +188,8 @@ def pack(
         # yet); the engines' peer handles are rebuilt from it when adopted.
         state = {"partitions": [{"employees": p.employees} for p in parts],
                  "peer_table": table}
-        groups = len(set(table.groups) | {g for d in table.pending.values() for g in d})
+        groups = len((set(table.groups) | {g for d in table.pending.values() for g in d})
+                     - {EVERYONE})
     try:
         figures = None if evaluation is None else orjson.loads(_canonical(dict(evaluation)))
         _canonical(notes)
