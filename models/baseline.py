@@ -13,7 +13,7 @@ import math
 from array import array
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from river import stats
 
@@ -22,9 +22,6 @@ from models.pace import Pace
 from models.stats import DistinctCounter, EWStat, PacedCounter, RecentSet, WindowSum, stable_hash
 from models.views import ViewHistory
 from models.volume import PEAK_KEYS, ClosedPeriods, VolumeBaseline, all_slots
-
-if TYPE_CHECKING:
-    from models.peer_table import PeerTable
 
 # Learning rates.  Own baselines forget in about 20 observations; the anchor
 # remembers about 100 and, once settled, moves by at most ``ANCHOR_RISE`` (log
@@ -444,13 +441,10 @@ class EmployeeBaseline(VolumeBaseline, ViewHistory):
 
 @dataclass(slots=True)
 class Baselines:
-    """One partition's learned state: its employees', peer groups' and global
-    baselines.  What a bundle carries and an engine exports or adopts."""
+    """One partition's learned state: what a bundle carries, an engine exports or adopts."""
 
     employees: dict[str, EmployeeBaseline]
     peers: dict[str, PeerBaseline]
     glob: PeerBaseline
-    # With shared peers: the one table every partition reads (``peers`` and
-    # ``glob`` are then only handles on it), and the bundle it came from.
-    table: PeerTable | None = None
-    origin: str = ""
+    table: Any = None  # shared peers: the one PeerTable (peers, glob: handles on it)
+    origin: str = ""  # the bundle the table came from (PeerTable.seed)

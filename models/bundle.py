@@ -184,12 +184,10 @@ def pack(
         ]}
         groups = len({g for p in parts for g in p.peers})
     else:
-        # Shared peers: the table once (its folded view and what is not visible
-        # yet); the engines' peer handles are rebuilt from it when adopted.
+        # Shared peers: the table once; engines' peer handles are rebuilt from it.
         state = {"partitions": [{"employees": p.employees} for p in parts],
                  "peer_table": table}
-        groups = len((set(table.groups) | {g for d in table.pending.values() for g in d})
-                     - {EVERYONE})
+        groups = len({*table.groups, *(g for d in table.pending.values() for g in d)} - {EVERYONE})
     try:
         figures = None if evaluation is None else orjson.loads(_canonical(dict(evaluation)))
         _canonical(notes)
@@ -344,8 +342,7 @@ def _decode_state(payload: bytes, partitions: int) -> list[Baselines]:
     table = state.get("peer_table")
     if table is not None and type(table) is not PeerTable:
         raise BundleError("payload holds something other than a peer table")
-    # Every unpickling of one bundle seeds a table once (PeerTable.seed).
-    origin = hashlib.sha256(payload).hexdigest()
+    origin = hashlib.sha256(payload).hexdigest()  # seeds a table once (PeerTable.seed)
     out = []
     for part in parts:
         if not isinstance(part, dict):
