@@ -134,7 +134,7 @@ class Service:
         if self.peer_table is not None:
             # The table rebuilt from the topic before anything is scored.
             self.assignments.peer_partitions = partitions
-            self.peer_feed = PeerFeed(s, self.peer_table, partitions, self.tasks.__contains__)
+            self.peer_feed = PeerFeed(s, self.peer_table, partitions, self.tasks)
             self.peer_feed.catch_up(s.service.directory_load_timeout_s)
             self.intake.gate = PeerGate(s, self.peer_feed, self.peer_table)
         self._loaded = True
