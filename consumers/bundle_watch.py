@@ -6,9 +6,11 @@ What a swap keeps and what it discards, so that an analyst can say which:
 * kept: incidents, open freezes, analysts' verdicts, the event-id memory, and
   the baselines of employees the bundle does not hold;
 * replaced: the baselines of the employees, peer groups and the global
-  baseline the bundle holds.  Whatever the live baselines of those had learned
-  is discarded, including what they learned after the bundle's last event;
-  the ``bundle applied`` log line counts those employees.
+  baseline the bundle holds (with shared peers: the process's table starts
+  from the bundle's fitted table, and the topic's contributions fold on
+  top).  Whatever the live baselines of those had learned is discarded,
+  including what they learned after the bundle's last event; the ``bundle
+  applied`` log line counts those employees.
 
 A task's state records the bundle it started from (its ``model_version``),
 so a restore after a restart does not apply the same bundle again on top of
@@ -28,6 +30,7 @@ from detector.engine import Engine
 from detector.partitioning import partition_for
 from detector.settings import DecisionSettings, Settings, SettingsError
 from models.bundle import Bundle, BundleError, load
+from models.peer_table import PeerTable
 
 log = logging.getLogger("insider.bundle")
 
@@ -90,6 +93,11 @@ class BundleWatch:
                 raise BundleError(f"it was fit on {n} partitions and the events topic has "
                                   f"{self.partitions} (fit with --partitions "
                                   f"{self.partitions}, or 1)")
+            scoring = bundle.metadata.settings.get("scoring")
+            shared = isinstance(scoring, dict) and scoring.get("shared_peers") is True
+            if shared != self.settings.scoring.shared_peers:
+                raise BundleError(f"it was fit with scoring.shared_peers = {str(shared).lower()}"
+                                  " and the detector runs with the other setting")
         except (BundleError, SettingsError) as exc:
             self.refused += 1
             log.error("bundle refused", extra={"path": self.path, "why": str(exc)})
@@ -120,6 +128,15 @@ class BundleWatch:
             raise BundleError(f"its decision thresholds are not valid: {exc}") from None
         return decisions
 
+    def seed(self, table: PeerTable) -> None:
+        """Start a process's shared peer table from the current bundle's fitted
+        table (once per bundle; the topic's contributions fold on top)."""
+        if self.bundle is None:
+            return
+        part = self.bundle.baselines()[0]
+        if part.table is not None:
+            table.seed(part.table, part.origin)
+
     def adopt(self, engine: Engine, partition: int) -> SwapReport | None:
         """Bring a task's engine to the current bundle; None when it already is."""
         bundle = self.bundle
@@ -148,7 +165,8 @@ class BundleWatch:
                     report.learned_since_discarded += 1
             else:
                 report.kept += 1
-        report.peer_groups = len(fresh.peers)
+        report.peer_groups = (len(fresh.peers) if fresh.table is None
+                              else len(fresh.table.groups))
         got = apply_baselines(fresh, engine, only)
         report.added = got - report.replaced
         engine.retune(decisions, bundle.version)

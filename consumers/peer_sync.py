@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -57,17 +57,34 @@ class PeerFeed(GlobalTableFeed):
     """The peer-stats topic, read in full by every process into its peer table.
 
     Contributions of partitions this process owns are not applied: their owner
-    writes them into the table directly (the topic only ever lags it).  Markers
-    of every partition are: ``closed`` is the barrier's input.
+    writes them into the table directly (the topic only ever lags it).  The
+    barrier reads the markers (``closed``), except in a process that owns every
+    input partition: there it reads the tasks' closed hours (everything they
+    scored up to them is in the table already), so a single process crosses an
+    hour without waiting for its own markers to go round the broker.  With
+    several processes only committed markers count, so a fold never holds a
+    contribution not yet committed by a partition that may move to another
+    process and be scored again there.
     """
 
     def __init__(self, settings: Settings, table: PeerTable, partitions: int,
-                 owned: Callable[[int], bool]) -> None:
+                 tasks: Mapping[int, Task]) -> None:
         super().__init__(settings, settings.topics.peer_stats, "peer-stats topic")
         self.table = table
         self.partitions = partitions
-        self.owned = owned
+        self.tasks = tasks
         self.closed: dict[int, int] = {}
+
+    def owned(self, partition: int) -> bool:
+        return partition in self.tasks
+
+    def closed_hours(self) -> list[int]:
+        """Each input partition's closed hour: its task's when this process owns
+        every partition, else its last marker's."""
+        tasks, closed = self.tasks, self.closed
+        if len(tasks) < self.partitions:
+            return [closed.get(p, NEVER) for p in range(self.partitions)]
+        return [tasks[p].closed_hour for p in range(self.partitions)]
 
     def poll(self, timeout_ms: int = 0) -> int:
         batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=5000)
@@ -88,7 +105,7 @@ class PeerFeed(GlobalTableFeed):
 
     def barrier(self) -> int:
         """The last hour every input partition has closed."""
-        return min((self.closed.get(p, NEVER) for p in range(self.partitions)), default=NEVER)
+        return min(self.closed_hours(), default=NEVER)
 
     def close(self) -> None:
         self.consumer.close()
@@ -200,7 +217,7 @@ class PeerGate:
         grace = self.settings.scoring.peer_close_grace_s
         if task.held or not caught_up or now_mono - task.last_event_wall < grace:
             return
-        hour = max(self.feed.closed.values(), default=NEVER)
+        hour = max(self.feed.closed_hours(), default=NEVER)
         if hour > task.closed_hour:
             task.closed_hour = hour
             task.engine.peer_open_hour = max(task.engine.peer_open_hour, hour + 1)

@@ -39,7 +39,7 @@ from consumers.transactions import close_producer
 from detector.audit import COMMAND as AUDIT_COMMAND
 from detector.directory import Directory
 from detector.errors import InvalidRecord
-from detector.settings import Settings, SettingsError, read_secret
+from detector.settings import Settings, read_secret
 from detector.wire.actions import Action
 from detector.wire.commands import FALSE_POSITIVE, parse_command
 from models.bundle import BundleError
@@ -67,12 +67,6 @@ class Service:
         on_action: ActionHook | None = None,
         stop: threading.Event | None = None,
     ) -> None:
-        if settings.scoring.shared_peers and settings.service.bundle_path:
-            # A bundle's peer baselines would replace the shared table's handles
-            # in one task only: refused rather than half applied.
-            raise SettingsError("scoring.shared_peers: cannot be used with "
-                                "service.bundle_path (bundles carry per-partition peer "
-                                "baselines)")
         self.settings = settings
         self.on_action = on_action
         self.stop_event = stop or threading.Event()
@@ -130,13 +124,17 @@ class Service:
             if self.bundles.refused:  # never start on a bundle that failed its checks
                 raise BundleError(f"service.bundle_path = {s.service.bundle_path}: refused "
                                   f"(see the log line before)")
+            if self.peer_table is not None:
+                # Restored tasks do not adopt the bundle again, but the table
+                # starts from its fitted view in every process, at every start.
+                self.bundles.seed(self.peer_table)
         self.side_producer = KafkaProducer(**producer_options(s.kafka))
         self.feed = DirectoryFeed(s, self.directory, self._directory_reject)
         n = self.feed.catch_up(s.service.directory_load_timeout_s)
         if self.peer_table is not None:
             # The table rebuilt from the topic before anything is scored.
             self.assignments.peer_partitions = partitions
-            self.peer_feed = PeerFeed(s, self.peer_table, partitions, self.tasks.__contains__)
+            self.peer_feed = PeerFeed(s, self.peer_table, partitions, self.tasks)
             self.peer_feed.catch_up(s.service.directory_load_timeout_s)
             self.intake.gate = PeerGate(s, self.peer_feed, self.peer_table)
         self._loaded = True

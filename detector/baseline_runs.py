@@ -175,7 +175,7 @@ def fit_engines(settings: Settings, events_path: str, directory_path: str,
     try:
         labels = _labels(labels_path) if labels_path else None
         directory = _directory(directory_path, settings)
-        engines = [Engine(settings, directory) for _ in range(partitions)]
+        engines = bundles.partition_engines(settings, directory, partitions)
         seen = replay_into(engines, iter_lines(events_path), settings,
                            keep_actions=labels is not None,
                            labelled=_labelled_ids(labels) if labels else frozenset())

@@ -40,6 +40,7 @@ from models.bundle import (
     save,
     write_atomic,
 )
+from models.peer_table import PeerTable
 
 
 def settings_record(settings: Settings) -> dict[str, Any]:
@@ -125,19 +126,29 @@ def engine_from(
     return engine
 
 
+def partition_engines(
+    settings: Settings, directory: Directory, partitions: int,
+    clock: Callable[[], float] = time.time,
+) -> list[Engine]:
+    """One engine per partition, each locking only the leavers of its own
+    partition; with ``scoring.shared_peers`` all read one peer table, as a
+    service's tasks do through its topic."""
+    sc = settings.scoring
+    table = PeerTable(sc.peer_member_cap, sc.peer_day_decay) if sc.shared_peers else None
+    return [Engine(settings, directory, clock, owns=owner(p, partitions), peer_table=table)
+            for p in range(partitions)]
+
+
 def engines_from(
     bundle: Bundle, settings: Settings, directory: Directory,
     clock: Callable[[], float] = time.time,
 ) -> list[Engine]:
-    """One engine per partition the bundle was fit with, in partition order, each
-    locking only the leavers of its own partition."""
-    out = []
+    """One engine per partition the bundle was fit with, in partition order."""
     parts = bundle.baselines()
-    for p, part in enumerate(parts):
-        engine = Engine(settings, directory, clock, owns=owner(p, len(parts)))
+    engines = partition_engines(settings, directory, len(parts), clock)
+    for engine, part in zip(engines, parts, strict=True):
         engine.adopt_baselines(part)
-        out.append(engine)
-    return out
+    return engines
 
 
 def settings_differences(bundle: Bundle, settings: Settings) -> list[str]:
@@ -160,6 +171,6 @@ __all__ = [
     "DEFAULT_PUBLISH_DIR", "FORMAT", "MAGIC", "PUBLISHED_NAME", "Baselines", "Bundle",
     "BundleError", "BundleInfo", "Metadata", "apply_baselines", "apply_to", "build_bundle",
     "bundle_version", "decode", "describe", "encode", "engine_from", "engines_from", "iso_utc",
-    "load", "pack", "publish", "read", "save", "settings_differences", "settings_record",
-    "signing_key", "write_atomic",
+    "load", "pack", "partition_engines", "publish", "read", "save", "settings_differences",
+    "settings_record", "signing_key", "write_atomic",
 ]

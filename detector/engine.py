@@ -33,6 +33,7 @@ from detector.wire.actions import Action, derive_id
 from detector.wire.employees import EmployeeRecord
 from detector.wire.events import Event
 from models.baseline import Baselines, EmployeeBaseline, PeerBaseline
+from models.bundle import BundleError
 from models.peer_table import EVERYONE, PeerTable, SharedPeer
 from models.peer_table import HOUR as PEER_HOUR
 
@@ -216,7 +217,7 @@ class Engine:
 
     def export_baselines(self) -> Baselines:
         """What the engine learned (the live objects; a bundle pickles them at once)."""
-        return Baselines(self.employees, self.peers, self.glob)
+        return Baselines(self.employees, self.peers, self.glob, self.peer_table)
 
     def adopt_baselines(
         self, part: Baselines, only: Callable[[str], bool] | None = None
@@ -227,13 +228,23 @@ class Engine:
         the engine's; other employees keep theirs, and incidents, freezes and
         analysts' verdicts stay: a bundle carries what was learned, not what
         was decided.  ``only`` keeps the employees this engine is responsible for.
+        With shared peers the bundle's fitted table seeds the engine's (once per
+        bundle for all the engines sharing it): it replaces the folded view, and
+        what is folded later lands on top of it.
         """
+        if (part.table is None) != (self.peer_table is None):
+            fitted = "true" if part.table is not None else "false"
+            raise BundleError(f"the bundle was fit with scoring.shared_peers = {fitted}; "
+                              "refit it with the current setting")
         employees = part.employees
         if only is not None:
             employees = {e: b for e, b in employees.items() if only(e)}
         self.employees.update(employees)
-        self.peers.update(part.peers)
-        self.glob = part.glob
+        if part.table is not None and self.peer_table is not None:
+            self.peer_table.seed(part.table, part.origin)
+        else:
+            self.peers.update(part.peers)
+            self.glob = part.glob
         # The next checkpoint must record the new baselines.
         self.dirty.update(employees)
         return len(employees)
@@ -272,6 +283,7 @@ class Engine:
                 "peer_open_hour": self.peer_open_hour,
                 "watermark": self.watermark,
                 "incidents": self.incidents.state(),
+                "offboarding": self.offboarding.state(),
                 "counters": self.counters,
                 "model_version": self.model_version,
             }

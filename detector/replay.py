@@ -14,16 +14,16 @@ from typing import IO, Any, TypeVar
 
 import orjson
 
+from detector.bundles import partition_engines
 from detector.directory import Directory
 from detector.engine import Engine
 from detector.errors import InvalidRecord
-from detector.partitioning import owner, partition_for
+from detector.partitioning import partition_for
 from detector.settings import Settings
 from detector.wire.actions import Action
 from detector.wire.employees import parse_employee
 from detector.wire.events import Event, parse_event
 from detector.wire.jsonl import iter_lines
-from models.peer_table import PeerTable
 
 
 @dataclass(slots=True)
@@ -184,11 +184,7 @@ def replay(
     """
     if partitions < 1:
         raise ValueError("partitions must be >= 1")
-    sc = settings.scoring
-    table = (PeerTable(sc.peer_member_cap, sc.peer_day_decay)
-             if sc.shared_peers else None)
-    engines = [Engine(settings, directory, clock, owns=owner(p, partitions), peer_table=table)
-               for p in range(partitions)]
+    engines = partition_engines(settings, directory, partitions, clock)
     summary = ReplaySummary()
     bar = _Progress(progress) if progress is not None else None
     dumps = orjson.dumps

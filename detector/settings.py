@@ -147,7 +147,7 @@ class ScoringSettings:
     surge_factor: float = 0.3
     # Peer-group and population baselines shared by every task (models.peer_table),
     # not learned per partition: decisions then do not depend on the partition count.
-    shared_peers: bool = False
+    shared_peers: bool = True
     # Most observations one member adds to their group per quantity and day.
     peer_member_cap: float = 3.0
     # What a day's contributions still weigh a day later (about two weeks' memory).

@@ -441,9 +441,10 @@ class EmployeeBaseline(VolumeBaseline, ViewHistory):
 
 @dataclass(slots=True)
 class Baselines:
-    """One partition's learned state: its employees', peer groups' and global
-    baselines.  What a bundle carries and an engine exports or adopts."""
+    """One partition's learned state: what a bundle carries, an engine exports or adopts."""
 
     employees: dict[str, EmployeeBaseline]
     peers: dict[str, PeerBaseline]
     glob: PeerBaseline
+    table: Any = None  # shared peers: the one PeerTable (peers, glob: handles on it)
+    origin: str = ""  # the bundle the table came from (PeerTable.seed)

@@ -42,6 +42,7 @@ import orjson
 from models import snapshot
 from models.baseline import Baselines, EmployeeBaseline, PeerBaseline
 from models.errors import ModelError
+from models.peer_table import EVERYONE, PeerTable
 
 MAGIC = b"\x89IDBNDL\n"  # a high byte and a newline: damage by text-mode transfers shows at once
 FORMAT = 1
@@ -172,11 +173,21 @@ def pack(
     settings record that shaped them (plain JSON)."""
     if not parts:
         raise ValueError("a bundle needs at least one engine")
-    state = {
-        "partitions": [
+    tables = {id(p.table): p.table for p in parts}
+    if len(tables) != 1:
+        raise ValueError("a bundle's engines share one peer table or none")
+    table = parts[0].table
+    state: dict[str, Any]
+    if table is None:
+        state = {"partitions": [
             {"employees": p.employees, "peers": p.peers, "glob": p.glob} for p in parts
-        ],
-    }
+        ]}
+        groups = len({g for p in parts for g in p.peers})
+    else:
+        # Shared peers: the table once; engines' peer handles are rebuilt from it.
+        state = {"partitions": [{"employees": p.employees} for p in parts],
+                 "peer_table": table}
+        groups = len({*table.groups, *(g for d in table.pending.values() for g in d)} - {EVERYONE})
     try:
         figures = None if evaluation is None else orjson.loads(_canonical(dict(evaluation)))
         _canonical(notes)
@@ -188,7 +199,7 @@ def pack(
         last_event=iso_utc(last_ts),
         events=events,
         employees=sum(len(p.employees) for p in parts),
-        peer_groups=len({g for p in parts for g in p.peers}),
+        peer_groups=groups,
         partitions=len(parts),
         settings=dict(settings),
         evaluation=figures,
@@ -328,16 +339,25 @@ def _decode_state(payload: bytes, partitions: int) -> list[Baselines]:
     parts = state.get("partitions") if isinstance(state, dict) else None
     if not isinstance(parts, list) or len(parts) != partitions:
         raise BundleError("payload does not hold the partitions its metadata names")
+    table = state.get("peer_table")
+    if table is not None and type(table) is not PeerTable:
+        raise BundleError("payload holds something other than a peer table")
+    origin = hashlib.sha256(payload).hexdigest()  # seeds a table once (PeerTable.seed)
     out = []
     for part in parts:
         if not isinstance(part, dict):
             raise BundleError("payload holds something other than baselines")
-        employees, peers, glob = part.get("employees"), part.get("peers"), part.get("glob")
+        employees = part.get("employees")
+        if not (isinstance(employees, dict)
+                and all(isinstance(k, str) and type(v) is EmployeeBaseline
+                        for k, v in employees.items())):
+            raise BundleError("payload holds something other than baselines")
+        if table is not None:
+            out.append(Baselines(employees, {}, PeerBaseline(), table, origin))
+            continue
+        peers, glob = part.get("peers"), part.get("glob")
         if not (
-            isinstance(employees, dict)
-            and all(isinstance(k, str) and type(v) is EmployeeBaseline
-                    for k, v in employees.items())
-            and isinstance(peers, dict)
+            isinstance(peers, dict)
             and all(isinstance(k, str) and type(v) is PeerBaseline for k, v in peers.items())
             and type(glob) is PeerBaseline
         ):

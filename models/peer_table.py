@@ -17,6 +17,7 @@ bulk exports are normal (``poisoning_bound`` states by how much they can).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Hashable
 from statistics import NormalDist
@@ -174,6 +175,37 @@ class PeerTable:
         # published them; kept only where a service publishes (``publishing``).
         self.publishing = False
         self.touched: dict[str, set[tuple[int, str]]] = {}
+        # The bundle whose fitted table this one started from (``seed``), if any.
+        self.origin: str | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What was learned; not what a service still has to publish."""
+        state = dict(self.__dict__)
+        state["publishing"], state["touched"] = False, {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def seed(self, base: PeerTable, origin: str) -> bool:
+        """Start from a fitted table (a bundle's): everything it learned, its days
+        not yet visible folded in, replaces this table's folded view; what is
+        folded later lands on top of it.  Pending contributions (a service's,
+        from its topic) stay pending.  Folding the fitted table whole keeps it
+        out of what a task's restore replaces, so every process and replay start
+        from the same view.  Once per ``origin``: every task of a process adopts
+        the same bundle, and the first one seeds the table."""
+        if self.origin == origin:
+            return False
+        fitted = copy.deepcopy(base)
+        for day in sorted(fitted.pending):
+            fitted._fold(day, fitted.pending.pop(day))
+        self.origin = origin
+        self.groups, self.folded_day = fitted.groups, fitted.folded_day
+        self.members, self.exported, self.elevated = (fitted.members, fitted.exported,
+                                                      fitted.elevated)
+        self.version += 1
+        return True
 
     # -- writing ----------------------------------------------------------
 

@@ -30,7 +30,8 @@ _TAG = 32
 
 # Only modules that hold learned state; never one whose classes touch files or sockets.
 _MODULES = frozenset({
-    "models.baseline", "models.breadth", "models.pace", "models.stats", "detector.engine_state",
+    "models.baseline", "models.breadth", "models.pace", "models.stats", "models.mergeable",
+    "models.peer_table", "detector.engine_state",
     "detector.scoring.observation", "detector.decisions", "detector.wire.events",
     "detector.wire.employees",
     "detector.wire.actions",

@@ -30,7 +30,6 @@ from consumers.broker import EmbeddedBroker
 from consumers.topics import ensure_topics
 from detector import bundles
 from detector.baseline_runs import replay_into
-from detector.engine import Engine
 from detector.replay import load_directory, replay
 from detector.settings import DecisionSettings, Settings
 from detector.simulator import SimConfig
@@ -281,7 +280,7 @@ def test_retrain_from_topics_learns_what_the_files_teach(
 
     plain = Settings()
     directory, _, _ = load_directory(enumerate(records, 1))
-    engines = [Engine(plain, directory) for _ in range(3)]
+    engines = bundles.partition_engines(plain, directory, 3)
     seen = replay_into(engines, enumerate(lines, 1), plain, keep_actions=False)
     first, last = seen.span
     from_files = bundles.build_bundle(engines, settings=plain, events=seen.events,
@@ -304,4 +303,8 @@ def _learned(bundle: bundles.Bundle) -> list[Any]:
             employees[eid] = pickle.dumps(state)
         out.append((employees, {g: pickle.dumps(p) for g, p in part.peers.items()},
                     pickle.dumps(part.glob)))
+    table = bundle.baselines()[0].table
+    if table is not None:  # shared peers: the one fitted table, part by part
+        out.append({name: pickle.dumps(getattr(table, name)) for name in (
+            "groups", "folded_day", "pending", "members", "exported", "elevated")})
     return out

@@ -64,6 +64,14 @@ class _StopsMidStream(Service):
 
     def _handle(self, batch: dict[Any, list[Any]]) -> None:
         super()._handle(batch)
+        self._wait_for_the_outage()
+
+    def _drain_held(self) -> None:
+        # With shared peers, records held behind the barrier are scored here.
+        super()._drain_held()
+        self._wait_for_the_outage()
+
+    def _wait_for_the_outage(self) -> None:
         if not self.reached.is_set() and any(t.events_next >= self.after
                                              for t in self.tasks.values()):
             self.reached.set()

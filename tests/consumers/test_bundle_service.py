@@ -97,6 +97,10 @@ def test_the_service_starts_from_the_published_bundle_and_says_so(
 ) -> None:
     history, rest = _split(small_world)
     bundle = _fit(small_world, history, Settings())
+    # The default: the bundle holds the fitted shared peer table, which every
+    # process starts from (replay's engines share the unpickled one).
+    assert Settings().scoring.shared_peers
+    assert bundle.baselines()[0].table is not None
     path, _ = bundles.publish(_save(bundle, tmp_path), tmp_path / "published")
     s = _start(broker, small_world, path)
     ends = produce(broker.bootstrap, s.topics.events, _keyed(rest))
@@ -216,3 +220,20 @@ def test_a_one_partition_bundle_is_split_across_the_tasks(
     everyone = set(one.baselines()[0].employees)
     assert held[0] | held[1] == everyone and not held[0] & held[1]
     assert all(partition_for(e, PARTITIONS) == p for p, emps in held.items() for e in emps)
+
+
+def test_a_bundle_fit_with_per_partition_peers_is_refused(
+    broker: EmbeddedBroker, small_world: Path, tmp_path: Path, log_lines: Any
+) -> None:
+    """Its peer baselines would replace the shared table's handles: refused, not half applied."""
+    history, _ = _split(small_world)
+    per_engine = dataclasses.replace(
+        Settings(), scoring=dataclasses.replace(Settings().scoring, shared_peers=False))
+    old = _fit(small_world, history[:2000], per_engine)
+    assert old.baselines()[0].table is None
+    path, _ = bundles.publish(_save(old, tmp_path), tmp_path / "published")
+    s = _start(broker, small_world, path)
+    with pytest.raises(BundleError):
+        Service(s).run()
+    why = [x["why"] for x in log_lines() if x["msg"] == "bundle refused"]
+    assert why and "scoring.shared_peers = false" in why[0]

@@ -401,7 +401,6 @@ def test_restarted_detector_resumes_with_its_baselines(
     {"INSIDER_SERVICE__DELIVERY": "twice"},
     {"INSIDER_KAFKA__SECURITY_PROTOCOL": "SASL_SSL"},
     {"INSIDER_SCORING__PEER_CLOSE_GRACE_S": "0"},
-    {"INSIDER_SCORING__SHARED_PEERS": "true", "INSIDER_SERVICE__BUNDLE_PATH": "/no/bundle"},
 ])
 def test_invalid_settings_fail_at_start_naming_the_setting(bad: dict[str, str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **bad}

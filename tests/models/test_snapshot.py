@@ -16,6 +16,7 @@ from detector.settings import Settings
 from detector.wire.actions import Action
 from detector.wire.events import parse_event
 from detector.wire.jsonl import iter_lines
+from models.peer_table import PeerTable
 from models.snapshot import SnapshotError, dump, load
 
 
@@ -45,8 +46,12 @@ def test_round_trip_keeps_every_decision(small_world: Path) -> None:
     key = b"k" * 32
     shared = load(dump(engine.shared_state(), key), key)
     employees = {e: load(dump(engine.employee_state(e), key), key) for e in engine.employees}
+    # The shared peer table is kept apart from the engine's state (a service
+    # rebuilds it from its topic); it round-trips through a snapshot too.
+    table = load(dump(engine.peer_table, key), key)
+    assert isinstance(table, PeerTable) and table.groups
     directory, _, _ = load_directory(iter_lines(str(small_world / "employees.jsonl")))
-    fresh = Engine(Settings(), directory, clock=lambda: 0.0)
+    fresh = Engine(Settings(), directory, clock=lambda: 0.0, peer_table=table)
     fresh.load_state(shared, employees)
     again = [a.to_dict() for raw in lines[half:] for a in _process(fresh, raw)]
     _, full = _engine_after(small_world)
