@@ -10,7 +10,6 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from detector.wire.actions import (
-    ALERT,
     FREEZE,
     FREEZE_SCOPE,
     LOCK_SCOPE,
@@ -20,6 +19,7 @@ from detector.wire.actions import (
     derive_id,
 )
 from detector.wire.times import parse_timestamp
+from tests.actionkit import sample_alert
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "schemas" / "action.schema.json").read_text()
@@ -84,24 +84,7 @@ def reasons() -> list[Reason]:
 
 
 def alert(**changes: Any) -> Action:
-    fields: dict[str, Any] = {
-        "action_id": derive_id("alert", "ev-20261122-0001"),
-        "type": ALERT,
-        "employee_id": "E1042",
-        "event_time": "2026-11-22T10:14:07.250+08:00",
-        "decided_at": "2026-11-22T02:14:09.118Z",
-        "severity": "medium",
-        "score": 63,
-        "reasons": reasons(),
-        "event_ids": ["ev-20261122-0001"],
-        "incident_id": INCIDENT,
-        "peer_group": "sales-apac",
-        "employee_status": "notice",
-        "summary": "E1042 (account executive): exported 4,800 rows in one action",
-        "model_version": "online",
-    }
-    fields.update(changes)
-    return Action(**fields)
+    return sample_alert("ev-20261122-0001", reasons(), changes)
 
 
 def escalated() -> Action:

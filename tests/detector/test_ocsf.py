@@ -8,8 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from detector.wire.actions import ALERT, FREEZE, FREEZE_SCOPE, RELEASE, Action, Reason, derive_id
+from detector.wire.actions import FREEZE, FREEZE_SCOPE, RELEASE, Action, Reason, derive_id
 from detector.wire.ocsf import OCSF_VERSION, to_ocsf
+from tests.actionkit import sample_alert
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -19,37 +20,20 @@ def ms(dt: datetime) -> int:
 
 
 def alert(**changes: Any) -> Action:
-    fields: dict[str, Any] = {
-        "action_id": derive_id("alert", "ev-1"),
-        "type": ALERT,
-        "employee_id": "E1042",
-        "event_time": "2026-11-22T10:14:07.250+08:00",
-        "decided_at": "2026-11-22T02:14:09.118Z",
-        "severity": "high",
-        "score": 74,
-        "reasons": [
-            Reason(
-                "volume_action",
-                "exported 4,800 rows in one action; usual up to 310",
-                52.37,
-                {"rows": 4800, "usual_max": 310},
-            ),
-            Reason(
-                "high_value_customers",
-                "2,900 rows of high-value customers (60%)",
-                21.6,
-                {"tiers": {"high": 2900, "medium": 1400, "low": 500}},
-            ),
-        ],
-        "event_ids": ["ev-1"],
-        "incident_id": derive_id("inc", "ev-1"),
-        "peer_group": "sales-apac",
-        "employee_status": "notice",
-        "summary": "E1042 (account executive): exported 4,800 rows in one action",
-        "model_version": "online",
-    }
-    fields.update(changes)
-    return Action(**fields)
+    return sample_alert("ev-1", [
+        Reason(
+            "volume_action",
+            "exported 4,800 rows in one action; usual up to 310",
+            52.37,
+            {"rows": 4800, "usual_max": 310},
+        ),
+        Reason(
+            "high_value_customers",
+            "2,900 rows of high-value customers (60%)",
+            21.6,
+            {"tiers": {"high": 2900, "medium": 1400, "low": 500}},
+        ),
+    ], {"severity": "high", "score": 74, **changes})
 
 
 def render(action: Action) -> dict[str, Any]:
