@@ -106,6 +106,11 @@ def team(world: World, n: int = 6, days: int = 28, **kw: Any) -> list[str]:
     return ids
 
 
+def working_days(first: int, last: int) -> list[int]:
+    """The days from ``first`` up to ``last`` that fall Monday to Friday (day 0 is a Monday)."""
+    return [day for day in range(first, last) if day % 7 < 5]
+
+
 def at(day: int, hour: int, minute: int = 0, tz: str = "Europe/Berlin") -> datetime:
     d = (START + timedelta(days=day)).date()
     return datetime(d.year, d.month, d.day, hour, minute, tzinfo=ZoneInfo(tz))

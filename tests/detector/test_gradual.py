@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.worldkit import World, alerts_for, at, codes, team
+from tests.worldkit import World, alerts_for, at, codes, team, working_days
 
 DAY = 30  # a Tuesday, clear of the month-end
 
@@ -34,9 +34,7 @@ def test_a_routine_of_quick_exports_is_not_alerted() -> None:
     ids = team(w, n=6, days=35)
     eid = ids[1]
     # Every working day at 16:00, five small reports saved a minute apart.
-    for day in range(35):
-        if (day % 7) >= 5:
-            continue
+    for day in working_days(0, 35):
         for i in range(5):
             w.event(eid, at(day, 16) + timedelta(seconds=70 * i), "export", 40 + 7 * i)
     actions, _ = w.run()
@@ -49,9 +47,7 @@ def test_export_frequency_rising_over_weeks_at_usual_sizes_is_alerted() -> None:
     eid = ids[2]
     # From week three, extra exports of the usual size: one more every few days.
     rising_from = 21
-    for day in range(rising_from, 56):
-        if (day % 7) >= 5:
-            continue
+    for day in working_days(rising_from, 56):
         extra = 1 + (day - rising_from) // 3
         for i in range(extra):
             w.event(eid, at(day, 10) + timedelta(minutes=25 * i + 7), "export",
@@ -73,9 +69,7 @@ def test_a_steady_heavy_exporter_is_not_alerted() -> None:
     ids = team(w, n=6, days=56)
     eid = ids[3]
     # Eight to ten exports of usual size every working day, for eight weeks.
-    for day in range(56):
-        if (day % 7) >= 5:
-            continue
+    for day in working_days(0, 56):
         for i in range(8 + day % 3):
             w.event(eid, at(day, 9) + timedelta(minutes=40 * i + 11), "export",
                     30 + (i * 11 + day) % 50)
