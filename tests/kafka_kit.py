@@ -12,17 +12,21 @@ from __future__ import annotations
 import collections
 import itertools
 import secrets
+import ssl
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import Fetcher
 from kafka.record import MemoryRecords
 
-from consumers.broker import EmbeddedBroker
+from consumers.broker import EmbeddedBroker, free_port
 from consumers.committed_view import committed_offsets, read_to_quiet
+from consumers.tcp_proxy import Proxy
 from detector.settings import KafkaSettings, ServiceSettings, Settings, TopicSettings
 
 _names = itertools.count()
@@ -170,3 +174,37 @@ def settings_env(s: Settings) -> dict[str, str]:
                 value = "true" if value else "false"
             env[f"INSIDER_{section.upper()}__{name.upper()}"] = str(value)
     return env
+
+
+def certificates(tmp: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1, made with the openssl command."""
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+        "-keyout", "ca.key", "-out", "ca.pem")
+    (tmp / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", "server.key", "-out", "server.csr")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem")
+    return tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
+
+
+@contextmanager
+def tls_broker(tmp: Path) -> Iterator[tuple[EmbeddedBroker, Path]]:
+    """A broker reached over TLS: Tansu speaks plain TCP, so a TLS-terminating proxy in
+    front of it is the broker clients see, advertised in its metadata.  Yields the
+    broker and the CA file that signed the proxy's certificate."""
+    ca, cert, key = certificates(tmp)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    port = free_port()
+    proxy = Proxy(port, tls=ctx)
+    broker = EmbeddedBroker(port=port, log=tmp / "tansu.log", advertised_port=proxy.port).start()
+    try:
+        yield broker, ca
+    finally:
+        proxy.close()
+        broker.stop()
+

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -30,7 +28,13 @@ from consumers.service import Service
 from consumers.tcp_proxy import Proxy
 from consumers.topics import ensure_topics
 from tests.committed_view import check_committed_view
-from tests.kafka_kit import add_ends, committed_total, service_settings
+from tests.kafka_kit import (
+    add_ends,
+    certificates,
+    committed_total,
+    service_settings,
+    tls_broker,
+)
 
 pytestmark = pytest.mark.broker  # every test here starts a Tansu broker
 
@@ -112,34 +116,12 @@ def test_resets_stalls_and_outages_lose_nothing_and_duplicate_nothing(
     assert committed_total(broker.bootstrap, s.kafka.group_id, s.topics.events) == len(events)
 
 
-def _certificates(tmp: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1, made with the openssl command."""
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp)
-
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
-        "-keyout", "ca.key", "-out", "ca.pem")
-    (tmp / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-        "-keyout", "server.key", "-out", "server.csr")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem")
-    return tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
-
-
 def test_the_service_runs_over_tls_and_refuses_an_unknown_certificate(
     tmp_path: Path, small_world: Path
 ) -> None:
     """Tansu speaks plain TCP; a TLS-terminating proxy in front of it is the broker the
     detector sees, advertised in the broker's metadata."""
-    ca, cert, key = _certificates(tmp_path)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    port = free_port()
-    proxy = Proxy(port, tls=ctx)
-    broker = EmbeddedBroker(port=port, log=tmp_path / "tansu.log",
-                            advertised_port=proxy.port).start()
-    try:
+    with tls_broker(tmp_path) as (broker, ca):
         plain = service_settings(broker, partitions=2)
         s = dataclasses.replace(plain, kafka=dataclasses.replace(
             plain.kafka, security_protocol="SSL", ssl_cafile=str(ca)))
@@ -151,11 +133,8 @@ def test_the_service_runs_over_tls_and_refuses_an_unknown_certificate(
             _finished(svc, s, ends, **tls)
         # A detector that does not trust the broker's certificate does not connect.
         (tmp_path / "other").mkdir()
-        other_ca, _, _ = _certificates(tmp_path / "other")
+        other_ca, _, _ = certificates(tmp_path / "other")
         untrusting = dataclasses.replace(s, kafka=dataclasses.replace(
             s.kafka, ssl_cafile=str(other_ca), request_timeout_ms=3000))
         with pytest.raises(KafkaError):
             Service(untrusting).run()
-    finally:
-        proxy.close()
-        broker.stop()

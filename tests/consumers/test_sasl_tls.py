@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -23,13 +22,12 @@ from pathlib import Path
 
 import pytest
 from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
-from test_faults import _certificates
 
 from consumers.broker import EmbeddedBroker, free_port, tansu_binary
 from consumers.connect_errors import explain
 from consumers.kafka_options import client_options, consumer_options, producer_options
-from consumers.tcp_proxy import Proxy
 from detector.settings import SettingsError, load_settings
+from tests.kafka_kit import certificates, tls_broker
 
 ROOT = Path(__file__).resolve().parents[2]
 MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -132,22 +130,12 @@ def test_an_unknown_sasl_mechanism_is_refused_by_name() -> None:
 def test_an_untrusted_broker_certificate_stops_the_service_with_a_message(
     tmp_path: Path,
 ) -> None:
-    _, cert, key = _certificates(tmp_path)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    port = free_port()
-    proxy = Proxy(port, tls=ctx)
-    broker = EmbeddedBroker(port=port, log=tmp_path / "tansu.log",
-                            advertised_port=proxy.port).start()
-    (tmp_path / "other").mkdir()
-    other_ca, _, _ = _certificates(tmp_path / "other")
-    try:
+    with tls_broker(tmp_path) as (broker, _):
+        (tmp_path / "other").mkdir()
+        other_ca, _, _ = certificates(tmp_path / "other")
         proc = _run({"INSIDER_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap,
                      "INSIDER_KAFKA__SECURITY_PROTOCOL": "SSL",
                      "INSIDER_KAFKA__SSL_CAFILE": str(other_ca)})
-    finally:
-        proxy.close()
-        broker.stop()
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert (f"error: kafka.ssl_cafile: the certificate of the broker at {broker.bootstrap} "
             "is not trusted") in proc.stderr
