@@ -14,11 +14,12 @@ import itertools
 import secrets
 import ssl
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import Fetcher
@@ -30,6 +31,7 @@ from consumers.tcp_proxy import Proxy
 from detector.settings import KafkaSettings, ServiceSettings, Settings, TopicSettings
 
 _names = itertools.count()
+_Item = TypeVar("_Item")
 _AbortedTxn = collections.namedtuple("_AbortedTxn", ["producer_id", "first_offset"])
 
 
@@ -208,3 +210,20 @@ def tls_broker(tmp: Path) -> Iterator[tuple[EmbeddedBroker, Path]]:
         proxy.close()
         broker.stop()
 
+
+def paced(items: Sequence[_Item], per_second: float, step: int,
+          send: Callable[[Sequence[_Item]], object], done: threading.Event) -> threading.Thread:
+    """Hand ``items`` to ``send`` ``step`` at a time, at about ``per_second``, on a
+    started daemon thread that sets ``done`` once all are sent."""
+    def run() -> None:
+        t0 = time.monotonic()
+        for i in range(0, len(items), step):
+            send(items[i:i + step])
+            pause = t0 + (i + step) / per_second - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        done.set()
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th

@@ -25,7 +25,7 @@ from consumers.feed import employee_key_of
 from consumers.topics import ensure_topics
 from detector.settings import Settings
 from tests.committed_view import Seen, account
-from tests.kafka_kit import service_settings
+from tests.kafka_kit import paced, service_settings
 
 PARTITIONS = 3
 KILLS = 3
@@ -58,20 +58,8 @@ def _send(p: Producer, topic: str, items: list[tuple[bytes, bytes]]) -> None:
 
 def _feed(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]], per_second: float,
           done: threading.Event) -> threading.Thread:
-    def run() -> None:
-        p = _producer(bootstrap)
-        step = 250
-        t0 = time.monotonic()
-        for i in range(0, len(items), step):
-            _send(p, topic, items[i:i + step])
-            pause = t0 + (i + step) / per_second - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-        done.set()
-
-    th = threading.Thread(target=run, daemon=True)
-    th.start()
-    return th
+    p = _producer(bootstrap)
+    return paced(items, per_second, 250, lambda chunk: _send(p, topic, chunk), done)
 
 
 def _committed(bootstrap: str, s: Settings) -> dict[int, tuple[int, int]]:

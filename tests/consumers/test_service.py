@@ -32,6 +32,7 @@ from tests.committed_view import check_committed_view
 from tests.kafka_kit import (
     add_ends,
     committed_offsets,
+    paced,
     produce,
     read_topic,
     service_settings,
@@ -282,20 +283,8 @@ def _feed(broker: EmbeddedBroker, topic: str, items: list[tuple[bytes | None, by
     """Produce ``items`` at about ``per_second`` on a thread; ``ends`` collects the
     partitions' produced ends."""
     produced = {} if ends is None else ends
-
-    def run() -> None:
-        step = 500
-        t0 = time.monotonic()
-        for i in range(0, len(items), step):
-            add_ends(produced, produce(broker.bootstrap, topic, items[i:i + step]))
-            pause = t0 + (i + step) / per_second - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-        done.set()
-
-    th = threading.Thread(target=run, daemon=True)
-    th.start()
-    return th
+    return paced(items, per_second, 500,
+                 lambda chunk: add_ends(produced, produce(broker.bootstrap, topic, chunk)), done)
 
 
 def _prepared(
