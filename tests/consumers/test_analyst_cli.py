@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
-from test_service import _finished, _keyed, _lines, _wait, _with_directory, running
+from test_service import _finished, _loaded, _wait, running
 
 from consumers import logs
 from consumers.analyst import alert_line, native_view
@@ -30,7 +30,7 @@ from detector.settings import Settings
 from detector.wire.actions import Action, Reason
 from detector.wire.commands import parse_command
 from detector.wire.ocsf import to_ocsf
-from tests.kafka_kit import produce, read_topic, service_settings, settings_env
+from tests.kafka_kit import read_topic, service_settings, settings_env
 
 CUSTOMER_ID = re.compile(rb'"id"\s*:\s*"([^"]+)"')
 
@@ -47,10 +47,7 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(broker: EmbeddedBroker, small_world: Path) -> Iterator[Run]:
-    s = service_settings(broker, partitions=3)
-    _with_directory(s, broker, small_world)
-    events = _lines(small_world / "events.jsonl")
-    ends = produce(broker.bootstrap, s.topics.events, _keyed(events))
+    s, events, ends = _loaded(broker, small_world, 3)
     customers = {m.decode() for raw in events for m in CUSTOMER_ID.findall(raw)
                  if m.startswith(b"C-")}
     stream = io.StringIO()

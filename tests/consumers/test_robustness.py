@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry, generate_latest
-from test_service import _finished, _keyed, _lines, _with_directory, running
+from test_service import _finished, _keyed, _lines, _loaded, _with_directory, running
 
 from consumers import logs
 from consumers.broker import EmbeddedBroker
@@ -205,10 +205,7 @@ def test_no_customer_id_name_email_or_phone_in_any_output(
 def test_events_from_the_future_are_dead_lettered_and_do_not_end_freezes(
     broker: EmbeddedBroker, small_world: Path
 ) -> None:
-    s = service_settings(broker, partitions=1)
-    _with_directory(s, broker, small_world)
-    events = _lines(small_world / "events.jsonl")
-    ends = produce(broker.bootstrap, s.topics.events, _keyed(events))
+    s, events, ends = _loaded(broker, small_world, 1)
     with running(s) as svc:
         _finished(svc, s, ends)
         task = next(iter(svc.tasks.values()))

@@ -205,10 +205,7 @@ def _active_employees(world: Path) -> list[str]:
 def test_directory_updates_and_analyst_commands_change_decisions(
     broker: EmbeddedBroker, small_world: Path
 ) -> None:
-    s = service_settings(broker, partitions=2)
-    _with_directory(s, broker, small_world)
-    events = _lines(small_world / "events.jsonl")
-    ends = produce(broker.bootstrap, s.topics.events, _keyed(events))
+    s, _, ends = _loaded(broker, small_world, 2)
     a, b = _active_employees(small_world)[:2]
     actions: list[Any] = []
     with running(s) as svc:
@@ -300,6 +297,17 @@ def _prepared_with(
 ) -> tuple[Settings, list[bytes]]:
     _with_directory(s, broker, world)
     return s, [x for x in _lines(world / "events.jsonl") if _key(x) is not None]
+
+
+def _loaded(
+    broker: EmbeddedBroker, world: Path, partitions: int
+) -> tuple[Settings, list[bytes], dict[int, int]]:
+    """Fresh topics with the world's directory and all its events on them: the settings,
+    the event lines and the partitions' produced ends."""
+    s = service_settings(broker, partitions=partitions)
+    _with_directory(s, broker, world)
+    events = _lines(world / "events.jsonl")
+    return s, events, produce(broker.bootstrap, s.topics.events, _keyed(events))
 
 
 def _with_directory(s: Settings, broker: EmbeddedBroker, world: Path) -> None:
