@@ -187,6 +187,7 @@ class Checkpoint:
             if self.on_action is not None:
                 self.on_action(act)
         task.checkpointed_at = task.at
+        task.closed_committed = task.closed_sent  # its marker went out in this commit
         task.changed = False  # last: a reader who sees it also sees the actions reported
         if self.on_committed is not None:
             self.on_committed(task)

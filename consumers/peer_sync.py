@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -59,12 +59,12 @@ class PeerFeed(GlobalTableFeed):
     Contributions of partitions this process owns are not applied: their owner
     writes them into the table directly (the topic only ever lags it).  The
     barrier reads the markers (``closed``), except in a process that owns every
-    input partition: there it reads the tasks' closed hours (everything they
-    scored up to them is in the table already), so a single process crosses an
-    hour without waiting for its own markers to go round the broker.  With
-    several processes only committed markers count, so a fold never holds a
-    contribution not yet committed by a partition that may move to another
-    process and be scored again there.
+    input partition: there it reads the closed hours its tasks' commits hold,
+    so a single process crosses an hour without waiting for its own markers
+    to go round the broker.  Either way only committed closes count: a task
+    whose checkpoint fails starts again from its committed positions, and a
+    close not yet committed could have let another task fold, and score
+    from, a day the restarted one has not finished again.
     """
 
     def __init__(self, settings: Settings, table: PeerTable, partitions: int,
@@ -79,12 +79,12 @@ class PeerFeed(GlobalTableFeed):
         return partition in self.tasks
 
     def closed_hours(self) -> list[int]:
-        """Each input partition's closed hour: its task's when this process owns
-        every partition, else its last marker's."""
+        """Each input partition's committed closed hour: as its task's last commit
+        left it when this process owns every partition, else its last marker's."""
         tasks, closed = self.tasks, self.closed
         if len(tasks) < self.partitions:
             return [closed.get(p, NEVER) for p in range(self.partitions)]
-        return [tasks[p].closed_hour for p in range(self.partitions)]
+        return [tasks[p].closed_committed for p in range(self.partitions)]
 
     def poll(self, timeout_ms: int = 0) -> int:
         batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=5000)
@@ -222,6 +222,13 @@ class PeerGate:
             task.closed_hour = hour
             task.engine.peer_open_hour = max(task.engine.peer_open_hour, hour + 1)
             task.changed = True
+
+    def waits_on_a_commit(self, tasks: Iterable[Task]) -> bool:
+        """Records are held and some task has closed an hour its commits do not hold
+        yet: a checkpoint now, not at the next interval, may open the barrier."""
+        tasks = list(tasks)
+        return (any(t.held for t in tasks)
+                and any(t.closed_hour > t.closed_committed for t in tasks))
 
     def hold(self, task: Task, message: Any) -> bool:
         """Keep ``message`` for later; False (dropped, to read again) past the bound."""

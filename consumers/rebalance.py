@@ -209,7 +209,7 @@ class Assignments:
                 # The partition's open days' contributions, as of the committed positions.
                 closed = restore_partition(s, self.peer_table, p, committed[p],
                                            self.peer_partitions)
-                task.closed_hour = task.closed_sent = closed
+                task.closed_hour = task.closed_sent = task.closed_committed = closed
                 engine.peer_open_hour = max(engine.peer_open_hour, closed + 1)
             task.audit = open_audit(s, p, self.audit_key)
             if self.bundles is not None and self.bundles.adopt(engine, p) is not None:

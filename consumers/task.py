@@ -53,10 +53,12 @@ class Task:
         self.scores_seen = list(engine.counters.scores)
         self.outcomes_seen = dict(engine.counters.outcomes)
         # The shared peer table (consumers.peer_sync): the last hour (event time)
-        # this partition has closed, the one its last marker published, the events
-        # held behind the barrier, and where to read again past the hold's bound.
+        # this partition has closed, the one its last marker published, the one a
+        # committed transaction holds, the events held behind the barrier, and
+        # where to read again past the hold's bound.
         self.closed_hour = -(1 << 40)
         self.closed_sent = self.closed_hour
+        self.closed_committed = self.closed_hour
         self.held: deque[Any] = deque()
         self.refetch_from: int | None = None
 

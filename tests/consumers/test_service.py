@@ -59,12 +59,16 @@ def _replayed(world: Path, events: list[bytes], partitions: int) -> list[dict[st
 
 
 def _replay_run(
-    world: Path, events: list[bytes], partitions: int
+    world: Path, events: list[bytes], partitions: int, settings: Settings | None = None
 ) -> tuple[list[dict[str, Any]], int]:
-    """Replay's actions and the number of valid events it scored."""
+    """Replay's actions and the number of valid events it scored (default settings, or
+    the scoring of ``settings``)."""
     directory, _, _ = load_directory(iter_lines(str(world / "employees.jsonl")))
     out: list[bytes] = []
-    summary, _ = replay(Settings(), enumerate(events, 1), directory, out.append,
+    base = Settings()
+    if settings is not None:
+        base = dataclasses.replace(base, scoring=settings.scoring)
+    summary, _ = replay(base, enumerate(events, 1), directory, out.append,
                         partitions=partitions)
     return [_comparable(orjson.loads(x)) for x in out], summary.events
 
