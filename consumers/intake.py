@@ -9,7 +9,7 @@ the barrier opens; the input positions only ever cover what was scored.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -56,6 +56,20 @@ class Intake:
         task.idle_credited = 0.0
         self.stats.events += scored
         task.changed = True
+
+    def drain_all(self, tasks: Mapping[int, Task], consumer: KafkaConsumer | None) -> None:
+        """Drain every task to a fixed point: a task that crosses an hour may open the
+        barrier for another, so one pass moves a held backlog about an hour, and a pass
+        per loop turn would cross one event hour per poll and checkpoint."""
+        topic = self.settings.topics.events
+        moved = True
+        while moved:
+            moved = False
+            for p, task in list(tasks.items()):
+                if task.held:
+                    before = len(task.held)
+                    self.drain(task, TopicPartition(topic, p), consumer)
+                    moved = moved or len(task.held) < before
 
     def drain(self, task: Task, tp: TopicPartition, consumer: KafkaConsumer | None) -> None:
         """Score what the task holds, as far as the barrier now lets it; once all is

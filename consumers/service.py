@@ -278,17 +278,7 @@ class Service:
         gate = self.intake.gate
         assert gate is not None
         topic = self.settings.topics.events
-        # To a fixed point: a task that crosses an hour may open the barrier for one
-        # held by it, so one pass moves a held backlog about an hour, and a pass per
-        # loop turn would cross one event hour per poll and checkpoint.
-        moved = True
-        while moved:
-            moved = False
-            for p, task in list(self.tasks.items()):
-                if task.held:
-                    before = len(task.held)
-                    self.intake.drain(task, TopicPartition(topic, p), self.consumer)
-                    moved = moved or len(task.held) < before
+        self.intake.drain_all(self.tasks, self.consumer)
         now_mono = time.monotonic()
         for p, task in list(self.tasks.items()):
             gate.close_idle(task, now_mono, caught_up(self.consumer, TopicPartition(topic, p)))

@@ -122,21 +122,17 @@ class ScoringSettings:
     concurrent_points: float = 55.0
     # Fewer data-out actions in a day than this never count as chunking.
     chunk_min_actions: int = 6
-    # Separate data-out actions in ten minutes that always count as a burst:
-    # choosing a view, running it and saving the file by hand takes a minute or
-    # more, so four in ten minutes, together moving ``burst_min_rows`` or more,
-    # is paging through a list in chunks.  A learned usual burst raises it to
-    # half again that burst.
+    # Data-out actions in ten minutes that always count as a burst: each takes a
+    # minute or more by hand, so four moving ``burst_min_rows`` or more is paging a
+    # list in chunks.  A learned usual burst raises it to half again that burst.
     burst_min_actions: int = 4
     burst_min_rows: int = 150
     burst_points: float = 40.0
     burst_cap: float = 70.0
-    # Export frequency rising over weeks at usual sizes: finished days' data-out
-    # counts summed in doublings over a slow anchor, less an allowance of half a
-    # doubling a day (ordinary days, even a busy 1.4x, add nothing).  Four
-    # doublings over at least five rising days: a count that has doubled and
-    # stayed there for a week and more; a month-end's two or three busy days
-    # cannot reach it, and a steady heavy exporter's anchor is their own count.
+    # Export frequency rising over weeks: days' data-out counts summed in doublings
+    # over a slow anchor, less half a doubling a day (a busy 1.4x adds nothing).  Four
+    # over five rising days is a count doubled for a week and more, which a
+    # month-end cannot reach; a steady heavy exporter's anchor is their own count.
     frequency_allowance: float = 0.5
     frequency_threshold: float = 4.0
     frequency_rising_days: int = 5
@@ -145,19 +141,17 @@ class ScoringSettings:
     surge_min_others: int = 3
     surge_min_share: float = 0.25
     surge_factor: float = 0.3
-    # Peer-group and population baselines shared by every task (models.peer_table),
-    # not learned per partition: decisions then do not depend on the partition count.
+    # Peer baselines shared by every task (models.peer_table): decisions then do not
+    # depend on the partition count.
     shared_peers: bool = True
     # Most observations one member adds to their group per quantity and day.
     peer_member_cap: float = 3.0
     # What a day's contributions still weigh a day later (about two weeks' memory).
     peer_day_decay: float = 0.93
-    # An idle caught-up partition closes every hour another has closed after this
-    # long, so it holds the others back at most this; its events for a closed
-    # hour are late (judged with a view that may differ from replay's; counted).
+    # An idle caught-up partition closes the hours others closed after this long;
+    # its events for a closed hour are late (their view may differ from replay's).
     peer_close_grace_s: float = 30.0
-    # Events a task holds in memory while it waits for the other partitions to
-    # close a day; beyond this it stops taking them and reads them again later.
+    # Events held while waiting for the other partitions; beyond, read again later.
     peer_hold_max: int = 50_000
 
 
@@ -197,8 +191,7 @@ class KafkaSettings:
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str = ""
-    # Secrets stay out of reprs and logs; prefer the *_file forms.
-    sasl_password: str = field(default="", repr=False)
+    sasl_password: str = field(default="", repr=False)  # kept out of logs; prefer *_file
     sasl_password_file: str = ""
     ssl_cafile: str = ""
     ssl_certfile: str = ""
@@ -209,11 +202,9 @@ class KafkaSettings:
     session_timeout_ms: int = 10000
     heartbeat_interval_ms: int = 3000
     max_poll_records: int = 2000
-    # A consume loop that does not poll for this long leaves the group, and its
-    # partitions are lost (dropped without a checkpoint) and assigned again.
+    # A loop that does not poll for this long leaves the group; its partitions are lost.
     max_poll_interval_ms: int = 300000
-    # How long the broker may hold a fetch when it has nothing new; bounds the
-    # latency a quiet moment adds to the next event.
+    # How long the broker may hold a fetch with nothing new (latency after a quiet spell).
     fetch_max_wait_ms: int = 50
     # A checkpoint's transaction step fails after twice this long.
     request_timeout_ms: int = 30000
@@ -232,10 +223,8 @@ class TopicSettings:
     freeze_commands: str = "crm.freeze-commands"
     dead_letter: str = "insider.dead-letter"
     changelog: str = "insider.baseline-changelog"
-    # Heads of the audit trails (service.audit_dir), so that a cut-off end shows.
-    audit_heads: str = "insider.audit-heads"
-    # Shared peer table contributions and closed-day markers (scoring.shared_peers).
-    peer_stats: str = "insider.peer-stats"
+    audit_heads: str = "insider.audit-heads"  # audit trail heads: a cut-off end shows
+    peer_stats: str = "insider.peer-stats"  # shared peer table contributions, closed hours
     create: bool = True
     # Used only when creating: events, commands and changelog share this count
     # (they are co-partitioned: partition p of each belongs to the same task).
@@ -260,11 +249,9 @@ class ServiceSettings:
     # A partition with no events for this long (wall clock) moves its event time
     # on at the wall clock's pace, so that its freezes still expire.
     idle_expiry_after_s: float = 60.0
-    # Reading the directory (and the peer table) to its end before scoring fails
-    # when nothing arrives for this long; a long read that keeps moving goes on.
+    # Reading the directory and peer table, or restoring a partition's state, to
+    # the end fails only when nothing arrives for this long (never for its length).
     directory_load_timeout_s: float = 120.0
-    # Restoring a partition's state (changelog, peer stats) fails when nothing
-    # arrives for this long; the topic's length alone never fails a restore.
     restore_stall_s: float = 120.0
     metrics_port: int = 9464
     # /healthz fails when the consume loop has not turned for this long, or an
