@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from kafka import KafkaConsumer, TopicPartition
+
+from consumers.kafka_options import consumer_options
+from consumers.records import STATE_AT, parse_state_at
+from detector.settings import Settings
 
 log = logging.getLogger("insider.catch_up")
 
@@ -64,3 +68,51 @@ def read_to_end(
             last_said = now
             log.info("reading to the end", extra={"topic": topic, "records": total,
                                                    "seconds": round(now - started)})
+
+
+def read_covered(
+    settings: Settings,
+    topic: str,
+    committed: Mapping[int, tuple[int, int]],
+    stall_s: float,
+    quiet_ms: int = 300,
+) -> tuple[dict[int, dict[bytes, bytes]], dict[int, int]]:
+    """Per partition of ``committed``, per key, the last value whose input positions
+    (its ``insider.state.at`` header) the committed ones cover, read to the end; and
+    the records read per partition.  The changelog's and the peer table's restores
+    both rest on this rule (see consumers/changelog.py).  A record with no value
+    leaves the key's earlier value in place (the detector writes none).
+    """
+    parts = sorted(committed)
+    latest: dict[int, dict[bytes, bytes]] = {p: {} for p in parts}
+    read = dict.fromkeys(parts, 0)
+    if not parts:
+        return latest, read
+    consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
+    try:
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+
+        def keep_covered(quiet: int) -> int:
+            n = 0
+            for tp, msgs in consumer.poll(timeout_ms=quiet, max_records=5000).items():
+                keep = latest[tp.partition]
+                ce, cc = committed[tp.partition]
+                n += len(msgs)
+                read[tp.partition] += len(msgs)
+                for m in msgs:
+                    at = None
+                    for hk, hv in m.headers or ():
+                        if hk == STATE_AT:
+                            at = parse_state_at(hv)
+                    if (at is None or m.key is None or m.value is None
+                            or at[0] > ce or at[1] > cc):
+                        continue
+                    keep[m.key] = m.value
+            return n
+
+        read_to_end(consumer, tps, keep_covered, stall_s, "service.restore_stall_s", quiet_ms)
+    finally:
+        consumer.close()
+    return latest, read

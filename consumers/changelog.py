@@ -18,16 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
-from consumers.catch_up import read_to_end
-from consumers.kafka_options import consumer_options
+from consumers.catch_up import read_covered
 from consumers.records import (
     SHARED_KEY,
     STATE_AT,
     OutRecord,
     employee_key,
-    parse_state_at,
     state_at,
 )
 from detector.engine import Engine
@@ -74,40 +70,10 @@ def restore(
     """Read the changelog partitions to their end; keep the entries the committed
     positions cover, and decode only those.  However long the log, the read fails
     only when it stops moving for ``stall_s``."""
-    topic = settings.topics.changelog
     parts = sorted(partitions)
-    latest: dict[int, dict[bytes, bytes]] = {p: {} for p in parts}
-    result = {p: Restored() for p in parts}
-    if not parts:
-        return result
-    consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
-    try:
-        tps = [TopicPartition(topic, p) for p in parts]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-
-        def keep_covered(quiet: int) -> int:
-            batch = consumer.poll(timeout_ms=quiet, max_records=5000)
-            n = 0
-            for tp, msgs in batch.items():
-                keep = latest[tp.partition]
-                ce, cc = committed.get(tp.partition, (0, 0))
-                res = result[tp.partition]
-                n += len(msgs)
-                res.entries_read += len(msgs)
-                for m in msgs:
-                    at = None
-                    for hk, hv in m.headers or ():
-                        if hk == STATE_AT:
-                            at = parse_state_at(hv)
-                    if at is None or m.key is None or at[0] > ce or at[1] > cc:
-                        continue
-                    keep[m.key] = m.value
-            return n
-
-        read_to_end(consumer, tps, keep_covered, stall_s, "service.restore_stall_s", quiet_ms)
-    finally:
-        consumer.close()
+    latest, read = read_covered(settings, settings.topics.changelog,
+                                {p: committed.get(p, (0, 0)) for p in parts}, stall_s, quiet_ms)
+    result = {p: Restored(entries_read=read[p]) for p in parts}
     for p in parts:
         res = result[p]
         for k, v in latest[p].items():

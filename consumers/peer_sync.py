@@ -25,10 +25,9 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from consumers.catch_up import read_to_end
+from consumers.catch_up import read_covered
 from consumers.global_table import GlobalTableFeed
-from consumers.kafka_options import consumer_options
-from consumers.records import STATE_AT, OutRecord, parse_state_at, state_at
+from consumers.records import STATE_AT, OutRecord, state_at
 from consumers.task import Task
 from detector.partitioning import partition_for
 from detector.settings import Settings
@@ -117,28 +116,9 @@ def restore_partition(settings: Settings, table: PeerTable, partition: int,
     are put back in the table as of the committed positions (per key, the last
     record not beyond them, as the changelog's restore does), replacing what the
     table held for its members.  Returns the partition's closed hour."""
-    topic = settings.topics.peer_stats
-    consumer = KafkaConsumer(**consumer_options(settings.kafka, group=False))
-    latest: dict[bytes, bytes] = {}
-    try:
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-
-        def keep_covered(quiet: int) -> int:
-            msgs = consumer.poll(timeout_ms=quiet, max_records=5000).get(tp, [])
-            for m in msgs:
-                at = next((parse_state_at(v) for k, v in m.headers or () if k == STATE_AT), None)
-                if (at is None or m.key is None or m.value is None
-                        or at[0] > committed[0] or at[1] > committed[1]):
-                    continue
-                latest[m.key] = m.value
-            return len(msgs)
-
-        read_to_end(consumer, [tp], keep_covered, settings.service.restore_stall_s,
-                    "service.restore_stall_s")
-    finally:
-        consumer.close()
+    covered, _ = read_covered(settings, settings.topics.peer_stats, {partition: committed},
+                              settings.service.restore_stall_s)
+    latest = covered[partition]
     closed = _closed_of(latest.pop(CLOSED_KEY)) if CLOSED_KEY in latest else NEVER
     open_day = (closed + 1) // 24  # the first day with an hour not closed
     for day in list(table.pending):
