@@ -49,6 +49,14 @@ def run_replay(
     return summary, engines[0], [orjson.loads(x) for x in lines]
 
 
+
+def checkpoint_bytes_per_employee(engine: Engine) -> float:
+    """What a checkpoint writes per employee: baseline, refused events, verdicts and
+    the memory of recent event ids."""
+    pickled = sum(len(pickle.dumps(engine.employee_state(e), protocol=5))
+                  for e in engine.employees)
+    return pickled / max(len(engine.employees), 1)
+
 def labels(path: Path) -> dict[str, Any]:
     return orjson.loads((path / "labels.json").read_bytes())  # type: ignore[no-any-return]
 
@@ -149,16 +157,13 @@ def state_probe(path: Path, fill_to: int = 0) -> dict[str, Any]:
     gc.collect()
     holding, _ = memory_kib()
     held = len(engine.employees)
-    # What a checkpoint writes per employee: baseline, refused events, verdicts and
-    # the memory of recent event ids.
-    pickled = sum(len(pickle.dumps(engine.employee_state(e), protocol=5))
-                  for e in engine.employees)
+    per_employee = checkpoint_bytes_per_employee(engine)
     _, peak = memory_kib()
     return {
         "employees": held,
         "learned": learned,
         "events": summary.events,
-        "pickled_per_employee": pickled / max(held, 1),
+        "pickled_per_employee": per_employee,
         "empty_rss_mib": empty / 1024,
         "directory_mib": (with_directory - empty) / 1024,
         "rss_mib": holding / 1024,

@@ -10,7 +10,6 @@ runs unevenly.
 
 from __future__ import annotations
 
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.common import CACHE, run_replay
+from benchmarks.common import CACHE, checkpoint_bytes_per_employee, run_replay
 from benchmarks.stream import stream, stream_input
 from detector.wire.jsonl import iter_lines
 
@@ -65,10 +64,7 @@ def speed(quick: bool) -> dict[str, Any]:
         parse_best = max(parse_best, rate)
         summary, engine, _ = run_replay(path)
         replay_best = max(replay_best, summary.events_per_second)
-        # What a checkpoint writes per employee after these events.
-        pickled = sum(len(pickle.dumps(engine.employee_state(e), protocol=5))
-                      for e in engine.employees)
-        state_bytes = pickled / max(len(engine.employees), 1)
+        state_bytes = checkpoint_bytes_per_employee(engine)
     print(f"  parse-only {parse_best:,.0f}/s, replay {replay_best:,.0f}/s", file=sys.stderr)
     sm = stream(quick)
     return {"world": what, "events": events, "parse_only": parse_best, "replay": replay_best,
