@@ -22,6 +22,7 @@ producer flushes 1-3 before the consumer commits 4.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,8 @@ Offsets = dict[TopicPartition, OffsetAndMetadata]
 Transact = Callable[[Task, Records, Offsets, Any], None]
 # Called for a task whose checkpoint failed, in the order the tasks were committed.
 OnFailure = Callable[[Task, KafkaError], None]
+
+log = logging.getLogger("insider.service")
 
 
 def transact(task: Task, records: Records, offsets: Offsets, group: Any,
@@ -144,10 +147,17 @@ class Checkpoint:
                 on_failure(task, failure)
             else:
                 raise failure
+        elapsed = time.perf_counter() - started
         if done:
             self.stats.checkpoints += done
-            self.stats.checkpoint_time.observe(time.perf_counter() - started)
+            self.stats.checkpoint_time.observe(elapsed)
             self.stats.last_checkpoint = time.time()
+        # A broker that went away and came back while the client retried leaves no
+        # error, only a loop held for as long as /healthz failed: say so.
+        if elapsed >= self.settings.service.stall_seconds:
+            log.warning("checkpoint slow: the broker answered late or not at all",
+                        extra={"seconds": round(elapsed, 1), "tasks": len(todo),
+                               "failed": len(todo) - done})
 
     def _prepare(self, task: Task) -> tuple[Records, Offsets]:
         """The task's records (outputs, then changelog entries) and input positions; the

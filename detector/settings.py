@@ -37,32 +37,29 @@ class ScoringSettings:
     volume_cap: float = 60.0
     # Data-out actions smaller than this never count as a volume or territory anomaly.
     min_rows: int = 50
-    # Data-out actions of fewer rows (a single file, a short print) do not
-    # teach the per-action volume band: mixed with list exports they would
-    # widen it until a list many times the usual size looked ordinary.
+    # Smaller data-out actions (a file, a short print) do not teach the per-action
+    # band: mixed with list exports they would widen it until lists looked ordinary.
     band_min_rows: int = 10
     # The top of the usual range is never taken below this many rows.
     volume_floor_rows: int = 150
-    # Observations before an employee's own baseline fully replaces the peer group's.
+    # Observations before an own baseline replaces the peer group's, and a peer
+    # group's replaces the global one.
     own_warmup: int = 5
-    # Observations before a peer-group baseline replaces the global one.
     peer_warmup: int = 20
     # No baseline is trusted on fewer days of history than this.
     min_history_days: float = 3.0
     # Doublings of extra room for data-out volume at month-end closes.
     month_end_tolerance: float = 1.0
-    # Slow escalation: CUSUM of log rows over the anchor, in anchor sds (capped at
-    # 1).  Each step must exceed half an sd: an honest export's clipped z averages
-    # about +0.1, so the sum drifts down unless sizes really rise.  For someone
-    # whose sizes spread beyond the cap the allowance grows with that spread.
+    # Slow escalation: CUSUM of log rows over the anchor in sds (capped at 1); each
+    # step must exceed half an sd (an honest export's clipped z averages +0.1), more
+    # for someone whose sizes spread beyond the cap.
     cusum_allowance: float = 0.5
     cusum_threshold: float = 3.5
     # ...built up over at least this many separate days.
     escalation_rising_days: int = 4
-    # Under notice the limit, the rising days and every rise's allowance (volume,
-    # daily volume, data-out count) are multiplied by this: a ramp from the day
-    # after notice is summed from its first days, while an honest leaver's steps
-    # (mean about +0.1 before the allowance) still drift the sums down.
+    # Under notice the limit, the rising days and every rise's allowance are
+    # multiplied by this: a ramp is summed from its first days, while an honest
+    # leaver's steps (mean about +0.1 before the allowance) still drift down.
     notice_cusum_factor: float = 0.6
     # The most the rise may grow in one local day.
     cusum_daily_gain: float = 1.5
@@ -71,8 +68,7 @@ class ScoringSettings:
     escalation_min_days: float = 10.0
     # Finished days with data out before daily totals are summed for a rise.
     escalation_min_active_days: int = 8
-    # Daily totals swing more than single exports: a day adds to the daily
-    # rise only beyond a full (capped) sd above the typical day.
+    # Daily totals swing more: a day adds only beyond a full (capped) sd above.
     day_rise_allowance: float = 1.0
     offhours_points: float = 40.0
     offhours_margin_minutes: int = 60
@@ -84,8 +80,7 @@ class ScoringSettings:
     # Data-out risk is raised by this share while the employee is under notice.
     notice_factor: float = 0.5
     terminated_points: float = 95.0
-    # Activity this soon after a change to leave/terminated is the shift that
-    # was running, not use of the account.
+    # Activity this soon after a change to leave/terminated is the running shift.
     status_grace_seconds: int = 3600
     leave_points: float = 85.0
     unknown_points: float = 10.0
@@ -99,24 +94,21 @@ class ScoringSettings:
     harvest_min_distinct: int = 30
     # Fewer distinct customers in ten minutes than this never count as a fast harvest.
     pace_min_distinct: int = 10
-    # Look-ups (views, searches) of the same one to three customers in half an
-    # hour that always count: one every 90 seconds for the whole half hour, all
-    # on the same few accounts, beyond what reading a record or coming back to
+    # Look-ups of the same one to three customers in half an hour that always
+    # count: one every 90 seconds, beyond what reading a record or coming back to
     # a case between calls (every ten to twenty minutes) needs.
     lookup_min_count: int = 20
     lookup_points: float = 40.0
     lookup_cap: float = 70.0
     # Records deleted / updated in an hour that always count: a person deleting
-    # by hand does a few dozen (a month-end dedupe); editing one record takes
-    # most of a minute, so 500 updates an hour are a bulk job.  Learned hourly
-    # peaks raise them for those whose work does more.
+    # by hand does a few dozen (a month-end dedupe); 500 updates an hour are a
+    # bulk job.  Learned hourly peaks raise them for those whose work does more.
     delete_floor_1h: int = 100
     update_floor_1h: int = 500
     change_points: float = 40.0
     change_cap: float = 70.0
-    # Two devices of one account active within this many seconds, at least this
-    # far apart (and faster than ``travel_max_kmh`` between them): two people.
-    # 300 km is beyond the error of IP geolocation within a region.
+    # Two devices of one account within this many seconds, this far apart (beyond IP
+    # geolocation's error in a region) and faster than ``travel_max_kmh``: two people.
     concurrent_window_seconds: float = 900.0
     concurrent_min_km: float = 300.0
     concurrent_points: float = 55.0
@@ -136,6 +128,14 @@ class ScoringSettings:
     frequency_allowance: float = 0.5
     frequency_threshold: float = 4.0
     frequency_rising_days: int = 5
+    # Under notice: rows out since notice against as many ordinary days (this many
+    # learned): twice their sum, this many spreads and rows above (a handover).
+    departure_min_days: int = 5
+    departure_min_excess: int = 500
+    departure_ratio: float = 2.0
+    departure_z: float = 3.0
+    departure_points: float = 30.0
+    departure_cap: float = 50.0
     # A peer-group surge: at least this many others, and this share of the
     # group's exporters today, also moved unusual volumes.
     surge_min_others: int = 3

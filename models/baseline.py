@@ -18,6 +18,7 @@ from typing import Any
 from river import stats
 
 from models.breadth import Breadth
+from models.departure import NoticeWindow
 from models.pace import Pace
 from models.stats import DistinctCounter, EWStat, PacedCounter, RecentSet, WindowSum, stable_hash
 from models.views import ViewHistory
@@ -112,38 +113,11 @@ class EmployeeBaseline(VolumeBaseline, ViewHistory):
     """One employee's learned behaviour and the short windows scored against it."""
 
     __slots__ = (
-        "anchor",
-        "anchor_24h",
-        "breadth",
-        "countries",
-        "cusum",
-        "cusum_day",
-        "cusum_days",
-        "cusum_gain",
-        "day_actions",
-        "day_key",
-        "day_rise",
-        "day_rise_days",
-        "day_rows",
-        "devices",
-        "flags",
-        "geo",
-        "hour_key",
-        "hour_rows",
-        "ips",
-        "job",
-        "last_ts",
-        "n_events",
-        "oot",
-        "pace",
-        "peaks",
-        "places",
-        "terr",
-        "viewed",
-        "viewed_10m",
-        "w1h",
-        "w24h",
-        "w24n",
+        "anchor", "anchor_24h", "breadth", "countries", "cusum", "cusum_day", "cusum_days",
+        "cusum_gain", "day_actions", "day_key", "day_rise", "day_rise_days", "day_rows",
+        "devices", "flags", "geo", "hour_key", "hour_rows", "ips", "job", "last_ts", "n_events",
+        "notice", "oot", "pace", "peaks", "places", "terr", "viewed", "viewed_10m", "w1h",
+        "w24h", "w24n",
     )
 
     HOUR_FLAGGED = 1
@@ -200,6 +174,7 @@ class EmployeeBaseline(VolumeBaseline, ViewHistory):
         self.job = (0, 0)
         self.breadth = Breadth()  # repeated look-ups, mass deletes and updates
         self.pace = Pace()  # data-out actions over a sliding ten minutes
+        self.notice = NoticeWindow()  # rows out per working day, before notice and since
 
     def new_job(self) -> None:
         """Role or territories changed: volumes and territory mix start afresh.
@@ -430,13 +405,17 @@ class EmployeeBaseline(VolumeBaseline, ViewHistory):
         # hash is learned.  Left out, a restored or copied baseline checks its
         # record afresh, and equal baselines pickle to equal bytes.
         state["job"] = (0, self.job[1])
+        state["notice"] = self.notice.__getstate__()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.breadth = Breadth()  # checkpoints written before they existed
         self.pace = Pace()
+        self.notice = NoticeWindow()
         for k, v in state.items():
             setattr(self, k, v)
+        if isinstance(self.notice, tuple):
+            self.notice = NoticeWindow.from_state(self.notice)
 
 
 @dataclass(slots=True)

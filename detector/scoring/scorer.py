@@ -19,6 +19,7 @@ from detector.features import local_clock
 from detector.scoring.burst import Burst
 from detector.scoring.changes import MassChange
 from detector.scoring.customer_value import CustomerValue
+from detector.scoring.departure import DepartureVolume
 from detector.scoring.escalation import Escalation
 from detector.scoring.frequency import FrequencyRise
 from detector.scoring.harvest import Harvest
@@ -47,6 +48,7 @@ SIGNALS: tuple[Callable[[ScoringSettings], Signal], ...] = (
     PeerSurge,
     Escalation,
     FrequencyRise,
+    DepartureVolume,
     Burst,
     Territory,
     OffHours,

@@ -96,3 +96,43 @@ def test_a_wide_mix_of_sizes_is_not_summed_as_a_rise() -> None:
             w.event(eid, at(day, 10 + 3 * k), "export" if big else "download", max(1, rows))
     actions, _ = w.run()
     assert alerts_for(actions, eid) == []
+
+
+def test_a_sparse_exporters_ramp_is_alerted_from_the_sum_since_notice() -> None:
+    """Someone who exported on a third of their days exports every day after
+    notice, at a few times their usual size: no day and no export stands out,
+    and too few days had data out for a rise to be summed; the rows since notice
+    against as many of their ordinary days do."""
+    w = World(25)
+    ids = staff(w, n=6, days=48, median=60, per_day=0.3)
+    eid = ids[3]
+    give_notice(w, eid)
+    ramp = [d for d in range(RAMP_FROM, 45) if (START + timedelta(days=d)).weekday() < 5]
+    for i, day in enumerate(ramp):
+        for k in range(1 + i % 2):
+            w.event(eid, at(day, 14, 10 * k), "export", round(150 * 1.15**i))
+    actions, _ = w.run()
+    mine = alerts_for(actions, eid)
+    assert mine, "the ramp was never alerted"
+    first = datetime.fromisoformat(mine[0].event_time)
+    assert first < at(ramp[3], 0), f"first alerted {first}, ramp began on day {ramp[0]}"
+    assert {"notice_volume", "notice_period"} <= codes(mine[:1])
+    reason = next(r for r in mine[0].reasons if r.code == "notice_volume")
+    assert reason.details["notice_days"] <= 4  # the day notice was given, then the ramp's
+
+
+def test_a_month_end_swell_is_not_summed_since_notice() -> None:
+    """The whole team exports thousands of rows on the month-end close; for a
+    leaver among them those days are the team's, not a ramp of their own."""
+    w = World(26)
+    ids = staff(w, n=6, days=62, median=60, per_day=0.6)
+    leaver = ids[4]
+    w.add(employee(leaver, updated=at(45, 11), status="notice",
+                   notice_date=at(45, 11).date().isoformat(),
+                   last_day=at(61, 11).date().isoformat()))
+    month_end = [52, 53, 56]  # 2026-10-29, 10-30 and 11-02: the close and the first day
+    for day in month_end:
+        for eid in ids:
+            w.event(eid, at(day, 15, ids.index(eid)), "export", 3000)
+    actions, _ = w.run()
+    assert "notice_volume" not in codes(alerts_for(actions, leaver))

@@ -274,7 +274,7 @@ REASON_CODES = {
     "chunked_exports", "peer_surge", "volume_escalation", "out_of_territory", "off_hours",
     "high_value_customers", "view_harvesting", "new_device", "new_country",
     "impossible_travel", "repeated_lookups", "mass_delete", "mass_update",
-    "concurrent_sessions", "export_burst", "export_frequency_rise",
+    "concurrent_sessions", "export_burst", "export_frequency_rise", "notice_volume",
 }
 
 
