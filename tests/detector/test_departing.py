@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+from detector.wire.actions import Action
 from tests.worldkit import START, World, alerts_for, at, codes, employee
 
 NOTICE_DAY = 29  # a Tuesday, clear of the month-end
@@ -41,22 +42,29 @@ def give_notice(w: World, eid: str) -> None:
                    last_day=at(NOTICE_DAY + 18, 11).date().isoformat()))
 
 
-def test_a_departing_ramp_is_alerted_within_its_first_three_days() -> None:
-    w = World(21)
-    ids = staff(w, n=6, days=48, median=60, per_day=0.6)
-    eid = ids[0]
-    give_notice(w, eid)
-    # From the day after notice, one or two exports a working day, starting at
-    # twice the usual size and growing a fifth a day: each alone is ordinary.
+def ramp_after_notice(w: World, eid: str, first_rows: float, growth: float) -> list[Action]:
+    """From the day after notice, one or two exports a working day, growing by
+    ``growth`` a day; the employee's alerts, the first checked to fall within
+    the ramp's first three days."""
     ramp = [d for d in range(RAMP_FROM, 45) if (START + timedelta(days=d)).weekday() < 5]
     for i, day in enumerate(ramp):
         for k in range(1 + i % 2):
-            w.event(eid, at(day, 14, 10 * k), "export", round(120 * 1.2**i))
+            w.event(eid, at(day, 14, 10 * k), "export", round(first_rows * growth**i))
     actions, _ = w.run()
     mine = alerts_for(actions, eid)
     assert mine, "the ramp was never alerted"
     first = datetime.fromisoformat(mine[0].event_time)
     assert first < at(ramp[3], 0), f"first alerted {first}, ramp began on day {ramp[0]}"
+    return mine
+
+
+def test_a_departing_ramp_is_alerted_within_its_first_three_days() -> None:
+    w = World(21)
+    ids = staff(w, n=6, days=48, median=60, per_day=0.6)
+    eid = ids[0]
+    give_notice(w, eid)
+    # Starting at twice the usual size and growing a fifth a day: each alone is ordinary.
+    mine = ramp_after_notice(w, eid, 120, 1.2)
     assert codes(mine[:1]) & {"volume_escalation", "export_frequency_rise"}
     assert "notice_period" in codes(mine[:1])
 
@@ -107,15 +115,7 @@ def test_a_sparse_exporters_ramp_is_alerted_from_the_sum_since_notice() -> None:
     ids = staff(w, n=6, days=48, median=60, per_day=0.3)
     eid = ids[3]
     give_notice(w, eid)
-    ramp = [d for d in range(RAMP_FROM, 45) if (START + timedelta(days=d)).weekday() < 5]
-    for i, day in enumerate(ramp):
-        for k in range(1 + i % 2):
-            w.event(eid, at(day, 14, 10 * k), "export", round(150 * 1.15**i))
-    actions, _ = w.run()
-    mine = alerts_for(actions, eid)
-    assert mine, "the ramp was never alerted"
-    first = datetime.fromisoformat(mine[0].event_time)
-    assert first < at(ramp[3], 0), f"first alerted {first}, ramp began on day {ramp[0]}"
+    mine = ramp_after_notice(w, eid, 150, 1.15)
     assert {"notice_volume", "notice_period"} <= codes(mine[:1])
     reason = next(r for r in mine[0].reasons if r.code == "notice_volume")
     assert reason.details["notice_days"] <= 4  # the day notice was given, then the ramp's
