@@ -41,7 +41,7 @@ def _key(a: dict[str, Any]) -> tuple[str, str, str]:
 
 def partitions(seeds: tuple[int, ...], employees: int = 400, days: int = 42,
                configs: tuple[tuple[bool, int], ...] | None = None,
-               reference: dict[tuple[bool, int], set[tuple[str, str, str]]] | None = None,
+               reference: dict[tuple[bool, int], set[tuple[str, str, str, str]]] | None = None,
                ) -> dict[str, Any]:
     """Each (shared, partitions) of ``configs`` (default: both modes at every count);
     alerts are compared with the first count run in each mode, or with ``reference``."""
@@ -49,8 +49,8 @@ def partitions(seeds: tuple[int, ...], employees: int = 400, days: int = 42,
 
     rows: list[dict[str, Any]] = []
     configs = configs or tuple((sh, n) for sh in (False, True) for n in PARTITION_COUNTS)
-    ref: dict[tuple[bool, int], set[tuple[str, str, str]]] = dict(reference or {})
-    keys_out: dict[tuple[bool, int], set[tuple[str, str, str]]] = {}
+    ref: dict[tuple[bool, int], set[tuple[str, str, str, str]]] = dict(reference or {})
+    keys_out: dict[tuple[bool, int], set[tuple[str, str, str, str]]] = {}
     for shared in (False, True):
         base = Settings()
         settings = dataclasses.replace(
