@@ -72,6 +72,8 @@ class NoticeWindow:
             self.w_rows += self.rows
             self.w_days += 1
         elif not self.flagged:
+            # EWStat(ALPHA, clip=math.inf)'s update, inline: as a nested object it
+            # would add its class and three constants to every employee's checkpoint.
             n = self.n + 1
             a = max(1.0 / n, ALPHA)
             d = self.rows - self.mean

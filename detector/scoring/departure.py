@@ -41,16 +41,16 @@ class DepartureVolume(BaseSignal):
         if not window.in_window() or window.learned_days() < s.departure_min_days:
             return
         rows, expected, sd, days = window.sums()
+        usual = expected / days
         # A day's rows vary at least as much as their mean: a sum of a few days is
         # judged against that spread when the employee's own was steadier.
-        sd = max(sd, math.sqrt(days) * expected / days)
+        sd = max(sd, usual * math.sqrt(days))
         excess = rows - expected
         if excess < s.departure_min_excess or rows < s.departure_ratio * expected:
             return
         z = excess / max(sd, 1.0)
         if z < s.departure_z:
             return
-        usual = expected / days
         case.add(Reason(
             "notice_volume",
             f"under notice: {n(rows)} rows out over {days} working day{'s' * (days > 1)}, "

@@ -152,7 +152,8 @@ def test_a_broker_restart_on_durable_storage_loses_nothing_and_duplicates_nothin
     # broker went away).
     outage = [m for m in (r.getMessage() for r in caplog.records
                           if r.name.startswith("insider"))
-              if "stalled" in m or "unreachable" in m or "failed" in m or "slow" in m]
+              if "stalled" in m or "unreachable" in m or "failed" in m
+              or "checkpoint slow" in m]
     assert outage
     # A transaction open when the broker went down is aborted; the test broker still
     # serves its records to read-committed readers, so duplicates are accounted for
